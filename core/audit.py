@@ -1,0 +1,121 @@
+"""Every ORM write is audited: inserts, updates (old → new) and deletes, with the actor.
+
+Rows go to :class:`core.models.AuditEntry` in the same transaction as the write (an
+``after_flush`` listener inserting through the flush's own connection), so a write and its
+audit entry are committed or rolled back together. Bulk writes (seed, imports) record one
+``bulk`` entry themselves with :func:`record_bulk`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import decimal
+import enum
+from typing import Any, Iterator
+
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.models import AuditEntry
+
+_actor: contextvars.ContextVar[tuple[int | None, str, str]] = contextvars.ContextVar(
+    "pilote_audit_actor", default=(None, "system", "")
+)
+SKIPPED = {"audit_entry"}
+SECRET_ATTRS = {"password_hash"}
+
+
+@contextlib.contextmanager
+def acting_as(user_id: int | None, label: str, channel: str = "") -> Iterator[None]:
+    """Attribute the writes made inside the block to this actor."""
+    token = _actor.set((user_id, label, channel))
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def set_actor(user_id: int | None, label: str, channel: str = "") -> None:
+    """Attribute the rest of the current context's writes (one web request) to this actor."""
+    _actor.set((user_id, label, channel))
+
+
+def current_actor() -> tuple[int | None, str, str]:
+    return _actor.get()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _column_changes(obj: Any, mode: str) -> dict[str, Any]:
+    state = inspect(obj)
+    changes: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if key in SECRET_ATTRS:
+            if mode == "update" and state.attrs[key].history.has_changes():
+                changes[key] = "(changed)"
+            continue
+        history = state.attrs[key].history
+        if mode == "insert":
+            value = getattr(obj, key)
+            if value is not None:
+                changes[key] = _jsonable(value)
+        elif mode == "update" and history.has_changes():
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+            changes[key] = [_jsonable(old), _jsonable(new)]
+        elif mode == "delete":
+            changes[key] = _jsonable(getattr(obj, key))
+    return changes
+
+
+def _entity_id(obj: Any) -> str:
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    return ",".join(str(i) for i in key if i is not None)
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_after_flush(session: Session, _flush_context) -> None:
+    actor_id, label, channel = current_actor()
+    now = utcnow()
+    rows = []
+    for mode, objects in (("insert", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        for obj in objects:
+            table = getattr(obj, "__tablename__", None)
+            if table is None or table in SKIPPED:
+                continue
+            if mode == "update" and not session.is_modified(obj, include_collections=False):
+                continue
+            changes = _column_changes(obj, mode)
+            if mode == "update" and not changes:
+                continue
+            rows.append(
+                dict(at=now, actor_id=actor_id, actor_label=label, action=mode, entity=table,
+                     entity_id=_entity_id(obj), changes=changes, channel=channel)
+            )
+    if rows:
+        session.connection().execute(insert(AuditEntry), rows)
+
+
+def record_bulk(session: Session, entity: str, entity_id: str, changes: dict[str, Any]) -> None:
+    """One audit entry for a bulk write that bypassed the ORM unit of work."""
+    actor_id, label, channel = current_actor()
+    session.execute(
+        insert(AuditEntry),
+        [dict(at=utcnow(), actor_id=actor_id, actor_label=label, action="bulk", entity=entity,
+              entity_id=entity_id, changes={k: _jsonable(v) for k, v in changes.items()},
+              channel=channel)],
+    )

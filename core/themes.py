@@ -1,0 +1,100 @@
+"""Themes: code-free folders (``theme.toml``, ``templates/``, ``static/``) and the loader chain.
+
+Template lookup order: the instance's ``templates/`` → the theme → its parents (ending with
+``base``) → ``core/templates`` → plugin blueprints. ``{% extends "@core/…" %}`` or
+``"@base/…"`` reaches one layer explicitly, so an override can extend what it replaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+
+from core.config import THEMES_DIR
+
+CORE_TEMPLATES = Path(__file__).parent / "templates"
+# What a theme or an instance may override: layout, components, errors, mail, and these pages.
+OVERRIDABLE_PREFIXES = ("layout/", "components/", "errors/", "mail/")
+OVERRIDABLE_PAGES = ("pages/home.html", "pages/login.html")
+
+
+class ThemeError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    path: Path
+    label: str
+    extends: str | None
+    state_only: bool
+    tokens: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def templates(self) -> Path:
+        return self.path / "templates"
+
+    @property
+    def static(self) -> Path:
+        return self.path / "static"
+
+
+def load_theme(name: str, themes_dir: Path = THEMES_DIR) -> Theme:
+    path = themes_dir / name
+    try:
+        raw = tomllib.loads((path / "theme.toml").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ThemeError(f"theme {name!r}: {path / 'theme.toml'} not found") from None
+    meta = raw.get("theme", {})
+    return Theme(
+        name=name,
+        path=path,
+        label=meta.get("label", name),
+        extends=meta.get("extends") or None,
+        state_only=bool(meta.get("state_only", False)),
+        tokens=dict(raw.get("tokens", {})),
+        overrides=dict(raw.get("overrides", {})),
+    )
+
+
+def theme_chain(name: str, themes_dir: Path = THEMES_DIR) -> list[Theme]:
+    """The theme then its ancestors, child first; every chain ends with ``base``."""
+    chain: list[Theme] = []
+    while name:
+        if any(t.name == name for t in chain):
+            raise ThemeError(f"theme {name!r} extends itself")
+        theme = load_theme(name, themes_dir)
+        chain.append(theme)
+        name = theme.extends or ("base" if theme.name != "base" else "")
+    return chain
+
+
+def template_loader(chain: list[Theme], instance_dir: Path) -> ChoiceLoader:
+    paths = [instance_dir / "templates", *(t.templates for t in chain), CORE_TEMPLATES]
+    prefixed = {"@core": FileSystemLoader(str(CORE_TEMPLATES))}
+    prefixed.update({f"@{t.name}": FileSystemLoader(str(t.templates)) for t in chain})
+    return ChoiceLoader(
+        [FileSystemLoader([str(p) for p in paths if p.is_dir()]), PrefixLoader(prefixed, delimiter="/")]
+    )
+
+
+def merged_tokens(chain: list[Theme], instance_tokens: dict[str, str]) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    for theme in reversed(chain):
+        tokens.update(theme.tokens)
+    tokens.update(instance_tokens)
+    return tokens
+
+
+def is_overridable(template: str) -> bool:
+    return template.startswith(OVERRIDABLE_PREFIXES) or template in OVERRIDABLE_PAGES
+
+
+def file_digest(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,1 @@
+"""Bundled plugins. Each one is independent and talks to the core through core.api only."""

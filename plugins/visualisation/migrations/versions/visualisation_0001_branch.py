@@ -1,0 +1,19 @@
+"""Open the visualisation branch (its tables come in later revisions of this branch).
+
+Revision ID: visualisation_0001
+Revises:
+Create Date: 2026-11-21
+"""
+
+revision = "visualisation_0001"
+down_revision = None
+branch_labels = ("visualisation",)
+depends_on = "0001"
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

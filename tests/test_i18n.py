@@ -1,0 +1,44 @@
+"""French by default, English complete, catalogs in step with the source and compiled."""
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from core.i18n_build import ROOT, catalogs
+
+CATALOGS = catalogs()
+
+
+def _read(path):
+    with open(path, "rb") as fh:
+        return read_po(fh)
+
+
+@pytest.mark.parametrize("domain,sources,folder", CATALOGS, ids=[c[0] for c in CATALOGS])
+def test_english_catalog_is_complete(domain, sources, folder):
+    catalog = _read(folder / "en" / "LC_MESSAGES" / f"{domain}.po")
+    untranslated = [m.id for m in catalog if m.id and (not m.string or m.fuzzy)]
+    assert not untranslated, f"{domain}: untranslated or fuzzy: {untranslated}"
+
+
+@pytest.mark.parametrize("domain,sources,folder", CATALOGS, ids=[c[0] for c in CATALOGS])
+def test_catalog_is_in_step_with_the_source(domain, sources, folder):
+    from babel.messages.frontend import CommandLineInterface
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pot = Path(tmp) / "fresh.pot"
+        CommandLineInterface().run(["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_l",
+                                    "--no-location", "-o", str(pot), *map(str, sources)])
+        fresh = {m.id for m in _read(pot) if m.id}
+    known = {m.id for m in _read(folder / "en" / "LC_MESSAGES" / f"{domain}.po") if m.id}
+    assert fresh - known == set(), f"run `make translations`: new strings {sorted(fresh - known)}"
+    assert known - fresh == set(), f"run `make translations`: stale strings {sorted(known - fresh)}"
+
+
+@pytest.mark.parametrize("domain,sources,folder", CATALOGS, ids=[c[0] for c in CATALOGS])
+def test_catalogs_are_compiled_by_the_build(domain, sources, folder):
+    po = folder / "en" / "LC_MESSAGES" / f"{domain}.po"
+    mo = po.with_suffix(".mo")
+    assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime, "install (make install) compiles catalogs"
