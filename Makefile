@@ -10,20 +10,23 @@ PORT     ?= 5000
 PILOTE   := $(VENV)/bin/pilote --instance $(INSTANCE)
 PG_URL   ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo install test test-sqlite test-postgres translations clean
+.PHONY: demo install catalogs test translations clean
 
 demo: install
 	$(PILOTE) db upgrade
 	$(PILOTE) seed demo --if-empty
 	$(PILOTE) run --host $(HOST) --port $(PORT)
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed catalogs
 
-$(VENV)/.installed: setup.cfg setup.py pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test,postgres,redis,prod]'
 	touch $@
+
+catalogs: $(VENV)/.installed
+	$(VENV)/bin/python -m core.i18n_build compile
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund

@@ -78,7 +78,6 @@ class InstanceSection(StrictSchema):
         fields.String(validate=validate.OneOf(["fr", "en"])), load_default=lambda: ["fr", "en"]
     )
     timezone = fields.String(load_default="Europe/Paris")
-    contact_email = fields.Email(load_default=None)
 
     @validates_schema
     def _default_in_locales(self, data, **_):
@@ -131,7 +130,6 @@ class SeedSection(StrictSchema):
 
 
 class AuthSection(StrictSchema):
-    providers = fields.List(fields.String(), load_default=lambda: ["local"])
     session_lifetime_hours = fields.Integer(load_default=12, validate=validate.Range(min=1, max=72))
 
 

@@ -1,4 +1,4 @@
-"""Extract, update and compile the gettext catalogs (run by the build: setup.py and make).
+"""Extract, update and compile the gettext catalogs (``make install`` and tox compile them).
 
 One domain per package: ``messages`` for the core and the themes, the plugin's name for each
 bundled plugin. ``python -m core.i18n_build extract`` refreshes the ``.pot`` and ``.po``

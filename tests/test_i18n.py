@@ -41,4 +41,4 @@ def test_catalog_is_in_step_with_the_source(domain, sources, folder):
 def test_catalogs_are_compiled_by_the_build(domain, sources, folder):
     po = folder / "en" / "LC_MESSAGES" / f"{domain}.po"
     mo = po.with_suffix(".mo")
-    assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime, "install (make install) compiles catalogs"
+    assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime, "`make install` (python -m core.i18n_build compile) compiles catalogs"

@@ -155,3 +155,13 @@ def test_logout_needs_the_csrf_token(demo_client):
 @pytest.mark.parametrize("path", ["/healthz"])
 def test_health(demo_client, path):
     assert demo_client.get(path).get_json()["status"] == "ok"
+
+
+def test_kind_filter_lists_only_that_kind(demo_app, demo_client):
+    login(demo_client, "central_steering@demo.pilote.example")
+    html = demo_client.get("/?type=structuring_project").get_data(as_text=True)
+    with demo_app.app_context():
+        projects = set(db_session().scalars(select(Policy.code).where(
+            Policy.kind == "structuring_project", Policy.status != PolicyStatus.ARCHIVED)))
+    assert projects and policy_codes(html) == projects
+    assert "Projet structurant" in html  # the kind's label from instance.toml

@@ -91,6 +91,7 @@ def home():
         mean=mean,
         filters={"q": search, "groupe": group_code, "type": kind},
         today=today(),
+        policy_kinds=current_app.extensions["pilote"].config.policy_kinds,
     )
 
 
