@@ -16,6 +16,8 @@ _PENDING = "pilote_pending_events"
 
 def emit(session: Session, name: str, **payload) -> None:
     """Queue an event; it is delivered only if (and once) ``session`` commits."""
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any SQL still discards the event
     session.info.setdefault(_PENDING, []).append(Event(name, payload))
 
 
@@ -32,6 +34,7 @@ def _dispatch(session: Session) -> None:
             log.exception("on_event listener failed for %s", evt.name)
 
 
-@sa_event.listens_for(Session, "after_rollback")
-def _drop(session: Session) -> None:
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop(session: Session, previous_transaction) -> None:
+    """Any rollback discards the queued events (even when no SQL had been sent yet)."""
     session.info.pop(_PENDING, None)
