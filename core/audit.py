@@ -38,9 +38,13 @@ def acting_as(user_id: int | None, label: str, channel: str = "") -> Iterator[No
         _actor.reset(token)
 
 
-def set_actor(user_id: int | None, label: str, channel: str = "") -> None:
-    """Attribute the rest of the current context's writes (one web request) to this actor."""
-    _actor.set((user_id, label, channel))
+def set_actor(user_id: int | None, label: str, channel: str = "") -> contextvars.Token:
+    """Attribute the following writes to this actor until :func:`reset_actor` (one request)."""
+    return _actor.set((user_id, label, channel))
+
+
+def reset_actor(token: contextvars.Token) -> None:
+    _actor.reset(token)
 
 
 def current_actor() -> tuple[int | None, str, str]:

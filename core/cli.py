@@ -308,6 +308,7 @@ def users_create(app, email, name, role, territory, password):
     from core.db import session as db_session
     from core.models import Grant, Territory, User
 
+    _require_schema(app)
     session = db_session()
     email = email.strip().lower()
     if session.scalar(select(User).where(func.lower(User.email) == email)):

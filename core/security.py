@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_login import LoginManager, current_user
 
 from core import audit
@@ -36,9 +36,15 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _actor():
         if current_user.is_authenticated:
-            audit.set_actor(current_user.id, current_user.email, "form")
+            g.pilote_actor = audit.set_actor(current_user.id, current_user.email, "form")
         else:
-            audit.set_actor(None, "anonymous", "form")
+            g.pilote_actor = audit.set_actor(None, "anonymous", "form")
+
+    @app.teardown_request
+    def _forget_actor(_exc=None):
+        token = g.pop("pilote_actor", None)
+        if token is not None:
+            audit.reset_actor(token)
 
     @app.after_request
     def _headers(response):

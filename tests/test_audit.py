@@ -91,3 +91,11 @@ def test_decimals_are_exact(app):
         session.expire_all()
         stored = session.scalar(select(IndicatorValue.value))
     assert stored == Decimal("0.3") and isinstance(stored, Decimal)
+
+
+def test_a_request_actor_does_not_leak_into_later_writes(app):
+    from core.audit import current_actor
+
+    before = current_actor()
+    app.test_client().get("/")
+    assert current_actor() == before
