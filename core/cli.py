@@ -10,6 +10,8 @@ import time
 
 import click
 from flask import Flask
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from core.config import ConfigError, load_instance_config
 from core.models import Role
@@ -43,7 +45,13 @@ def with_app(func):
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
         with app.app_context(), acting_as(None, f"pilote {ctx.command_path.partition(' ')[2]}", "cli"):
-            return func(app, *args, **kwargs)
+            try:
+                return func(app, *args, **kwargs)
+            except OperationalError as exc:
+                url = make_url(app.extensions["pilote"].config.database_url)
+                raise click.ClickException(
+                    f"database not reachable ({url.render_as_string(hide_password=True)}): {exc.orig}"
+                ) from None
 
     return wrapper
 
@@ -265,18 +273,13 @@ def plugins():
 @with_app
 def plugins_list(app):
     """Name, version, enabled, hooks implemented, for every installed plugin."""
-    from core.plugins import installed_plugins, plugin_info
+    from core.plugins import build_plugin_manager, hooks_implemented, installed_plugins, plugin_info
 
-    state = app.extensions["pilote"]
-    enabled = state.config.enabled_plugins
+    enabled = app.extensions["pilote"].config.enabled_plugins
     rows = []
     for name, ep in sorted(installed_plugins().items()):
-        module = ep.load()
-        info = plugin_info(module, name)
-        hooks = sorted(
-            attr for attr in dir(module)
-            if callable(getattr(module, attr)) and hasattr(getattr(module, attr), "pilote_impl")
-        )
+        info = plugin_info(ep.load(), name)
+        hooks = hooks_implemented(build_plugin_manager([name]), name)
         position = enabled.index(name) + 1 if name in enabled else None
         rows.append((name, info.version, f"yes (#{position})" if position else "no", ", ".join(hooks)))
     widths = [max(len(r[i]) for r in rows + [("name", "version", "enabled", "hooks")]) for i in range(3)]
@@ -318,7 +321,8 @@ def users_create(app, email, name, role, territory, password):
     place = None
     if territory:
         level, _, code = territory.partition("-")
-        place = session.scalar(select(Territory).where(Territory.level == level, Territory.code == code))
+        place = session.scalar(select(Territory).where(
+            Territory.level == level, Territory.code == code, Territory.valid_to.is_(None)))
         if place is None:
             raise click.ClickException(f"unknown territory {territory!r} (form: level-code, e.g. region-84)")
     user = User(email=email, name=name, password_hash=generate_password_hash(password))

@@ -13,8 +13,9 @@ from importlib.metadata import entry_points
 from typing import Any, Iterable, Sequence
 
 import pluggy
+from packaging.specifiers import SpecifierSet
 
-from core import hookspecs
+from core import __version__, hookspecs
 from core.specs import PluginInfo
 
 ENTRY_POINT_GROUP = "pilote.plugins"
@@ -40,6 +41,10 @@ def plugin_info(module: Any, name: str) -> PluginInfo:
         raise PluginError(f"plugin {name!r}: its package defines no PLUGIN = PluginInfo(...)")
     if info.name != name:
         raise PluginError(f"plugin {name!r}: PLUGIN.name is {info.name!r}, expected {name!r}")
+    if info.requires_core and not SpecifierSet(info.requires_core).contains(__version__, prereleases=True):
+        raise PluginError(
+            f"plugin {name!r} requires core {info.requires_core}, this is core {__version__}"
+        )
     return info
 
 

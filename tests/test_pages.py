@@ -165,3 +165,13 @@ def test_kind_filter_lists_only_that_kind(demo_app, demo_client):
             Policy.kind == "structuring_project", Policy.status != PolicyStatus.ARCHIVED)))
     assert projects and policy_codes(html) == projects
     assert "Projet structurant" in html  # the kind's label from instance.toml
+
+
+def test_internal_policy_is_closed_to_anonymous_visitors_only(demo_app, demo_client):
+    with demo_app.app_context():
+        internal = db_session().scalar(select(Policy.code).where(
+            Policy.status == PolicyStatus.PUBLISHED, Policy.is_public.is_(False)).order_by(Policy.code))
+    assert internal
+    assert demo_client.get(f"/politiques/{internal}").status_code == 302
+    login(demo_client, "reader@demo.pilote.example")
+    assert demo_client.get(f"/politiques/{internal}").status_code == 200

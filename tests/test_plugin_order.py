@@ -111,3 +111,18 @@ def test_plugin_cannot_redefine_a_core_url(make_app):
 
     with pytest.raises(PluginError, match="must be mounted under /squatter"):
         make_app(extra_plugins=[Squatter()])
+
+
+def test_plugin_requiring_another_core_version_is_refused(monkeypatch):
+    import types
+
+    from core import plugins
+    from core.specs import PluginInfo
+
+    package = types.ModuleType("oldplugin")
+    package.PLUGIN = PluginInfo(name="oldplugin", label="Old", version="1", requires_core=">=9")
+    module = types.ModuleType("oldplugin.plugin")
+    monkeypatch.setitem(__import__("sys").modules, "oldplugin", package)
+    monkeypatch.setitem(__import__("sys").modules, "oldplugin.plugin", module)
+    with pytest.raises(PluginError, match=r"requires core >=9, this is core 0\."):
+        plugins.plugin_info(module, "oldplugin")
