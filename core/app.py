@@ -121,7 +121,8 @@ def _validated_plugin_settings(config: InstanceConfig, pm) -> dict[str, dict[str
     out: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     declared = dict(call_in_order(pm, "declare_settings"))
-    for name in config.enabled_plugins:
+    extra = [name for name in declared if name not in config.enabled_plugins and name != CORE_NAME]
+    for name in [*config.enabled_plugins, *extra]:  # extra: test or embedded plugins, defaults
         schema = declared.get(name)
         table = config.plugin_table(name)
         if schema is None:
@@ -159,7 +160,8 @@ def _register_plugin_blueprints(app: Flask) -> None:
             raise PluginError(f"plugin {owner!r}: register_blueprints must return Blueprints")
         if owner != CORE_NAME and not (bp.name == owner or bp.name.startswith(owner + "_")):
             raise PluginError(f"blueprint {bp.name!r} of plugin {owner!r} must be named after it")
-        if owner != CORE_NAME and not (bp.url_prefix or "").startswith(f"/{owner}"):
+        prefix = bp.url_prefix or ""
+        if owner != CORE_NAME and not (prefix == f"/{owner}" or prefix.startswith(f"/{owner}/")):
             raise PluginError(f"blueprint {bp.name!r} must be mounted under /{owner}")
         if bp.name in app.blueprints:
             raise PluginError(f"duplicate blueprint name {bp.name!r} (plugin {owner!r})")

@@ -353,6 +353,11 @@ def instance_check(ctx):
         raise click.ClickException(str(exc)) from None
     state = app.extensions["pilote"]
     config = state.config
+    from core.themes import override_problems
+
+    theme_problems = [p for theme in state.themes for p in override_problems(theme)]
+    if theme_problems:
+        raise click.ClickException("\n".join(theme_problems))
     click.echo(f"instance: {config.slug} ({config.path})")
     click.echo(f"theme: {state.theme.name}  plugins: {', '.join(config.enabled_plugins) or 'none'}")
     click.echo(f"levels: {', '.join(config.level_keys)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,6 +21,8 @@ INSTANCES_DIR = REPO_ROOT / "instances"
 THEMES_DIR = REPO_ROOT / "themes"
 DEFAULT_INSTANCE = "ditp"
 CORE_LEVELS = ("nation", "region", "department", "commune")
+# Domain terms an instance may rename in [wording.<locale>] (see core.templating.TERMS).
+WORDING_TERMS = ("policy", "policies", "indicator", "indicators", "territory", "territories")
 SLUG = validate.Regexp(r"^[a-z][a-z0-9_-]{1,39}$", error="must be lowercase letters, digits, - or _")
 
 
@@ -53,13 +56,23 @@ class Localised(fields.Dict):
 
 
 class SecretOrValue(fields.Field):
-    """A string, or ``{ env = "NAME" }`` read from the environment at load time."""
+    """A string, or ``{ env = "NAME" }`` read from the environment at load time.
+
+    With ``env_required=True`` an unset variable is an error; otherwise it gives None.
+    """
+
+    def __init__(self, *args, env_required: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.env_required = env_required
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
             return value
         if isinstance(value, dict) and set(value) == {"env"} and isinstance(value["env"], str):
-            return os.environ.get(value["env"])
+            found = os.environ.get(value["env"])
+            if found is None and self.env_required:
+                raise ValidationError(f"environment variable {value['env']} is not set")
+            return found
         raise ValidationError('must be a string or { env = "VARIABLE" }')
 
 
@@ -77,7 +90,11 @@ class InstanceSection(StrictSchema):
     locales = fields.List(
         fields.String(validate=validate.OneOf(["fr", "en"])), load_default=lambda: ["fr", "en"]
     )
-    timezone = fields.String(load_default="Europe/Paris")
+    timezone = fields.String(
+        load_default="Europe/Paris",
+        validate=validate.OneOf(sorted(zoneinfo.available_timezones()),
+                                error="unknown time zone (IANA name expected, e.g. Europe/Paris)"),
+    )
 
     @validates_schema
     def _default_in_locales(self, data, **_):
@@ -100,7 +117,7 @@ class PluginsSection(Schema):
 
 
 class DatabaseSection(StrictSchema):
-    url = SecretOrValue(load_default=None)
+    url = SecretOrValue(load_default=None, env_required=True)
 
 
 class LevelSchema(StrictSchema):
@@ -116,7 +133,9 @@ class GridSchema(StrictSchema):
     reference = fields.String(
         load_default="none",
         validate=validate.OneOf(["cog", "none"]),
-        metadata={"doc": "cog: load the levels nation/region/department/commune from the official code lists"},
+        metadata={"doc": "Where the grid's territories come from: `cog` loads nation, region, department "
+                         "and commune from the official French code lists (INSEE COG) with `pilote seed`; "
+                         "`none` loads nothing (the instance provides them)."},
     )
 
 
@@ -148,6 +167,17 @@ class InstanceSchema(StrictSchema):
     )
     seed = fields.Nested(SeedSection, load_default=lambda: {"demo": "seed/demo.toml"})
     auth = fields.Nested(AuthSection, load_default=lambda: AuthSection().load({}))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _known_terms(self, data, **_):
+        unknown = {
+            locale: {term: [f"unknown term (allowed: {', '.join(WORDING_TERMS)})"]
+                     for term in terms if term not in WORDING_TERMS}
+            for locale, terms in data.get("wording", {}).items()
+        }
+        unknown = {locale: terms for locale, terms in unknown.items() if terms}
+        if unknown:
+            raise ValidationError({"wording": unknown})
 
 
 @dataclass
@@ -329,15 +359,15 @@ def _check_consistency(data: dict[str, Any], path: Path) -> list[str]:
             problems.append(f"[plugins.{name}]: settings for a plugin that is not enabled")
         elif name != "enabled" and not isinstance(table, dict):
             problems.append(f"[plugins] {name}: must be a table")
-    for grid in data["grids"]:
+    for gi, grid in enumerate(data["grids"]):
         keys_in_grid = []
         for li, level in enumerate(grid["levels"]):
-            where = f"grids[{grid['key']}].levels[{li}]"
+            where = format_location(("grids", gi, "levels", li, "parent"))
             if level["parent"] is None and li > 0:
-                problems.append(f"{where} parent: required for every level but the first")
+                problems.append(f"{where}: required for every level but the first")
             if level["parent"] is not None and level["parent"] not in keys_in_grid:
                 problems.append(
-                    f"{where} parent: unknown level {level['parent']!r} "
+                    f"{where}: unknown level {level['parent']!r} "
                     f"(allowed: {', '.join(keys_in_grid) or 'none, this is the top level'})"
                 )
             keys_in_grid.append(level["key"])
@@ -345,7 +375,7 @@ def _check_consistency(data: dict[str, Any], path: Path) -> list[str]:
             bad = [k for k in keys_in_grid if k not in CORE_LEVELS]
             if bad:
                 problems.append(
-                    f"grids[{grid['key']}].reference: 'cog' provides only "
+                    f"{format_location(('grids', gi, 'reference'))}: 'cog' provides only "
                     f"{', '.join(CORE_LEVELS)}, not {', '.join(bad)}"
                 )
     return problems

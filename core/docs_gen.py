@@ -90,12 +90,12 @@ KEY_DOCS: dict[str, str] = {
     # [[grids]]
     "[[grids]]": (
         "Territorial grids: each is a hierarchy of levels (nation, region, department…) at which "
-        "policies are steered. At least one; the top level of the first grid is the territory "
-        "the home page opens on."
+        "policies are steered. The top level of the first grid is the territory the home page "
+        "opens on."
     ),
     "[[grids]] key": "Identifier of the grid.",
     "[[grids]] label": "Name of the grid shown to users: a string, or one string per locale.",
-    "[[grids]] levels": "Levels of the grid, from the top down; at least one.",
+    "[[grids]] levels": "Levels of the grid, from the top down.",
     "[[grids]] levels[].key": (
         "Identifier of the level (`department`), used in URLs such as `?territoire=department-69`. "
         "With `reference = \"cog\"` it must be one of " + ", ".join(f"`{k}`" for k in CORE_LEVELS) + "."
@@ -107,7 +107,7 @@ KEY_DOCS: dict[str, str] = {
     ),
     # [[policy_kinds]]
     "[[policy_kinds]]": (
-        "Kinds of policy the instance steers (priority policy, structuring project…); at least one."
+        "Kinds of policy the instance steers (priority policy, structuring project…)."
     ),
     "[[policy_kinds]] key": "Identifier of the kind, stored on each policy (`priority_policy`).",
     "[[policy_kinds]] label": "Name of the kind shown to users: a string, or one string per locale.",
@@ -292,19 +292,18 @@ def _walk(schema: Schema, header: str | None, table: str, inline: str,
         key = field.data_key or name
         here = path + (key,)
         dotted = f"{table}.{key}" if table else key
-        if isinstance(field, fields.Nested) and not field.many and not inline and not header_is_array(header):
+        if isinstance(field, fields.Nested) and not field.many and not inline and not _header_is_array(header):
             sub = f"[{dotted}]"
             yield _row(field, sub, here, "table", "table", field.required, "", _allowed(field))
             yield from _walk(_schema_of(field), sub, dotted, "", here)
             if _schema_of(field).unknown == INCLUDE:
                 loc = f"[{dotted}.<name>]"
                 yield _row(None, loc, here + ("<name>",), "table", "table", False, "", "")
-        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested) and not inline \
-                and not header_is_array(header):
+        elif _is_array_of_tables(field) and not inline and not _header_is_array(header):
             sub = f"[[{dotted}]]"
             yield _row(field, sub, here, "array", "array of tables", field.required, "",
                        _allowed(field))
-            yield from _walk(_schema_of(field.inner), sub, dotted, "", here)
+            yield from _walk(_nested_schema(field), sub, dotted, "", here)
         elif isinstance(field, (fields.Nested, fields.List)) and _nested_schema(field) is not None:
             loc = f"{header} {inline}{key}" if header else f"{inline}{key}"
             yield _row(field, loc, here, "value", _type_name(field), field.required,
@@ -318,7 +317,7 @@ def _walk(schema: Schema, header: str | None, table: str, inline: str,
             while isinstance(value, fields.Dict):
                 depth, value = depth + 1, value.value_field
             names = (names + ("key",) * depth)[:depth]
-            if header and (inline or header_is_array(header)):
+            if header and (inline or _header_is_array(header)):
                 loc = f"{header} {inline}{key}." + ".".join(f"<{n}>" for n in names)
             else:
                 tables = ".".join([dotted, *(f"<{n}>" for n in names[:-1])])
@@ -332,8 +331,13 @@ def _walk(schema: Schema, header: str | None, table: str, inline: str,
                        _default(field), _allowed(field))
 
 
-def header_is_array(header: str | None) -> bool:
+def _header_is_array(header: str | None) -> bool:
     return bool(header) and header.startswith("[[")
+
+
+def _is_array_of_tables(field: fields.Field) -> bool:
+    return (isinstance(field, fields.List) and isinstance(field.inner, fields.Nested)) or (
+        isinstance(field, fields.Nested) and field.many)
 
 
 def _nested_schema(field: fields.Field) -> Schema | None:
@@ -395,7 +399,7 @@ def rewrite(path: Path = DOC_PATH) -> bool:
     text = path.read_text(encoding="utf-8")
     generated_block(text)  # validates the markers
     start, end = text.find(BEGIN) + len(BEGIN), text.find(END)
-    new = text[:start] + "\n" + instance_reference_markdown() + text[end:]
+    new = text[:start] + "\n" + instance_reference_markdown() + "\n" + text[end:]
     if new != text:
         path.write_text(new, encoding="utf-8")
     return new != text

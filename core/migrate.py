@@ -20,6 +20,22 @@ from core.plugins import installed_plugins
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def import_all_models() -> None:
+    """Import the core models and every installed plugin's ``models`` module (if any), so
+    that the shared metadata holds every table (migrations, schema checks, test databases)."""
+    import importlib
+
+    import core.models  # noqa: F401
+
+    for ep in installed_plugins().values():
+        package = ep.value.split(":")[0].rpartition(".")[0]
+        try:
+            importlib.import_module(f"{package}.models")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package}.models":
+                raise
+
+
 def plugin_migration_dirs() -> dict[str, Path]:
     """``{plugin name: versions folder}`` for every installed plugin that has migrations."""
     dirs = {}

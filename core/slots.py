@@ -2,10 +2,7 @@
 
 SLOTS = {
     "home.main": "Home page, under the list of policies",
-    "home.aside": "Home page, side column",
     "policy.main": "Policy page, main column (trajectories, tables)",
     "policy.aside": "Policy page, side column",
     "policy.indicator": "Policy page, inside each indicator card",
-    "territory.main": "Territory sheet, main column",
-    "territory.aside": "Territory sheet, side column",
 }

@@ -98,3 +98,23 @@ def is_overridable(template: str) -> bool:
 
 def file_digest(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def override_problems(theme: Theme) -> list[str]:
+    """What breaks the override rules: a template outside the overridable list, or a core
+    template shadowed without acknowledging its current digest in ``[overrides]``."""
+    problems = []
+    if not theme.templates.is_dir():
+        return problems
+    for path in sorted(p for p in theme.templates.rglob("*") if p.is_file()):
+        template = str(path.relative_to(theme.templates))
+        if not is_overridable(template):
+            problems.append(f"theme {theme.name}: {template} may not be overridden")
+            continue
+        core = CORE_TEMPLATES / template
+        if core.exists() and theme.overrides.get(template) != file_digest(core):
+            problems.append(
+                f"theme {theme.name} shadows {template}: check it against the core's current version, "
+                f"then set [overrides] \"{template}\" = \"{file_digest(core)}\" in theme.toml"
+            )
+    return problems

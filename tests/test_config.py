@@ -87,7 +87,7 @@ def test_bad_locale_lists_allowed(copy_instance):
 
 def test_level_with_unknown_parent(copy_instance):
     message = problems(copy_instance(('parent = "region"', 'parent = "province"')))
-    assert "grids[admin].levels[2] parent: unknown level 'province' (allowed: nation, region)" in message
+    assert "grids[0].levels[2].parent: unknown level 'province' (allowed: nation, region)" in message
 
 
 def test_missing_required_table(copy_instance):
@@ -116,3 +116,23 @@ def test_database_url_from_environment(monkeypatch, tmp_path):
 def test_unknown_instance_lists_known(tmp_path):
     with pytest.raises(ConfigError, match="known instances: .*ditp"):
         load_instance_config("nowhere")
+
+
+def test_wording_terms_match_the_templates():
+    from core.config import WORDING_TERMS
+    from core.templating import TERMS
+
+    assert set(WORDING_TERMS) == set(TERMS)
+
+
+def test_unknown_wording_term_and_time_zone_are_refused(copy_instance):
+    message = problems(copy_instance(('policies = "politiques prioritaires"', 'polices = "x"'),
+                                     ('timezone = "Europe/Paris"', 'timezone = "Europe/Pariss"')))
+    assert "[wording] fr.polices: unknown term (allowed: policy, policies, indicator" in message
+    assert "[instance] timezone: unknown time zone" in message
+
+
+def test_database_url_from_an_unset_variable_is_an_error(copy_instance, monkeypatch):
+    monkeypatch.delenv("PILOTE_TEST_UNSET_DB", raising=False)
+    message = problems(copy_instance(append='\n[database]\nurl = { env = "PILOTE_TEST_UNSET_DB" }\n'))
+    assert "[database] url: environment variable PILOTE_TEST_UNSET_DB is not set" in message

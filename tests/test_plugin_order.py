@@ -21,7 +21,7 @@ class Toy:
 
     @hookimpl
     def register_widgets(self):
-        return [Widget(key=f"{self.name}.box", slot="home.aside", template="x.html", order=self._order)]
+        return [Widget(key=f"{self.name}.box", slot="home.main", template="x.html", order=self._order)]
 
 
 @pytest.mark.parametrize("first,second", [("alpha", "beta"), ("beta", "alpha")])
@@ -38,7 +38,7 @@ def test_widget_order_field_beats_precedence(make_app):
     app = make_app(extra_plugins=[Toy("alpha", order=50), Toy("beta", order=10)])
     with app.test_request_context():
         widgets = sorted(
-            (w for w in app.extensions["pilote"].widgets.values() if w.slot == "home.aside"),
+            (w for w in app.extensions["pilote"].widgets.values() if w.slot == "home.main"),
             key=lambda w: w.order,
         )
     assert [w.key for w in widgets] == ["beta.box", "alpha.box"]
@@ -58,7 +58,7 @@ def test_duplicate_registry_key_stops_startup(make_app):
 
         @hookimpl
         def register_widgets(self):
-            box = Widget(key="alpha.box", slot="home.aside", template="x.html")
+            box = Widget(key="alpha.box", slot="home.main", template="x.html")
             return [box, box]
 
     with pytest.raises(PluginError, match="duplicate widget 'alpha.box': registered by 'alpha' and 'alpha'"):
@@ -71,7 +71,7 @@ def test_unprefixed_key_is_refused(make_app):
 
         @hookimpl
         def register_widgets(self):
-            return [Widget(key="box", slot="home.aside", template="x.html")]
+            return [Widget(key="box", slot="home.main", template="x.html")]
 
     with pytest.raises(PluginError, match="must start with 'rude'"):
         make_app(extra_plugins=[Rude()])

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import core.models  # noqa: F401  (the core tables)
 from core.db import Model
-from core.plugins import installed_plugins
+from core.migrate import import_all_models
 
 config = context.config
-
-# Load the models of every installed plugin so that the metadata is complete.
-for name, ep in installed_plugins().items():
-    package = ep.value.split(":")[0].rpartition(".")[0]
-    try:
-        importlib.import_module(f"{package}.models")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{package}.models":
-            raise
-
+import_all_models()  # the metadata must hold the tables of the core and every installed plugin
 target_metadata = Model.metadata
 
 

@@ -47,9 +47,10 @@ class DatabaseFactory:
                              isolation_level="AUTOCOMMIT")
 
     def _build_schema(self, url: str) -> None:
-        import core.models  # noqa: F401
         from core.db import Model, make_engine
+        from core.migrate import import_all_models
 
+        import_all_models()
         engine = make_engine(url)
         Model.metadata.create_all(engine)
         engine.dispose()
