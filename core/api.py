@@ -13,6 +13,9 @@ from core import __version__
 from core.config import InstanceConfig, SecretOrValue
 from core.db import ExactDecimal, Model, UTCDateTime, utcnow
 from core.db import session as db_session
+from core.engine.aggregation import AggregationMethod
+from core.engine.recompute import recompute
+from core.engine.values import ConflictError, SaveReport, ValueInput, save_values
 from core.events import emit
 from core.models import (
     AuditEntry,
@@ -52,6 +55,7 @@ def instance_config() -> InstanceConfig:
 
 
 __all__ = [
+    "AggregationMethod", "ConflictError", "SaveReport", "ValueInput", "recompute", "save_values",
     "Action", "Asset", "AuditEntry", "Channel", "Comment", "Direction", "Event", "ExactDecimal",
     "Grant", "GrantSpec", "Indicator", "IndicatorValue", "IndicatorValueRevision",
     "InstanceConfig", "JobSpec", "MenuItem", "Model", "Organisation", "Periodicity", "PluginInfo",

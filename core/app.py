@@ -37,6 +37,7 @@ class PiloteState:
     actions: dict[str, Any] = field(default_factory=dict)
     widgets: dict[str, Any] = field(default_factory=dict)
     jobs: dict[str, Any] = field(default_factory=dict)
+    aggregation_methods: dict[str, Any] = field(default_factory=dict)
 
     @property
     def theme(self) -> Theme:
@@ -150,6 +151,8 @@ def _build_registries(state: PiloteState) -> None:
             raise PluginError(f"widget {key!r}: unknown slot {widget.slot!r} (slots: {', '.join(SLOTS)})")
     state.widgets = widgets
     state.jobs = keyed_registry(call_in_order(pm, "register_jobs"), "name", "job")
+    state.aggregation_methods = keyed_registry(
+        call_in_order(pm, "register_aggregation_methods"), "key", "aggregation method")
 
 
 def _register_plugin_blueprints(app: Flask) -> None:

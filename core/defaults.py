@@ -19,6 +19,13 @@ def register_actions():
 
 
 @hookimpl(trylast=True)
+def register_aggregation_methods():
+    from core.engine.aggregation import CORE_METHODS
+
+    return CORE_METHODS
+
+
+@hookimpl(trylast=True)
 def permission_check(user, action, resource):
     grants = effective_grants(user)
     roles = {g.role for g in grants}

@@ -131,6 +131,15 @@ def register_jobs():
 
 
 @hookspec
+def register_aggregation_methods():
+    """Collect, at start-up. Return a list of :class:`core.api.AggregationMethod` (``key``,
+    ``label``, ``combine(inputs) -> Decimal | None`` where inputs are (value, population)
+    pairs of the children). Keys of plugins start with ``<plugin>_`` or ``<plugin>.``;
+    an indicator names its method in ``aggregation_method``. Duplicates stop start-up.
+    """
+
+
+@hookspec
 def app_ready(app):
     """Notify, once, at the end of :func:`core.app.create_app`, when every registry is
     built. A last resort for wiring that no other hook covers.

@@ -1,6 +1,9 @@
 """The standard schema. Import models from here (or from :mod:`core.api`)."""
 
 from core.models.audit import AuditEntry
+from core.models.figures import AggregatedValue, IndicatorFigure, PolicyFigure
+from core.models.imports import ImportBatch
+from core.models.token import ApiToken
 from core.models.indicator import (
     Channel,
     Direction,
@@ -19,7 +22,7 @@ from core.models.territory import Territory
 from core.models.user import Grant, Role, User, grant_policy
 
 __all__ = [
-    "AuditEntry", "Channel", "Comment", "Direction", "Grant", "Indicator", "IndicatorCategory",
+    "AggregatedValue", "ApiToken", "AuditEntry", "ImportBatch", "IndicatorFigure", "PolicyFigure", "Channel", "Comment", "Direction", "Grant", "Indicator", "IndicatorCategory",
     "IndicatorValue", "IndicatorValueRevision", "IndicatorWeight", "Organisation", "Periodicity",
     "Policy", "PolicyContact", "PolicyGroup", "PolicyStatus", "Role", "TargetScope", "Territory",
     "User", "ValueKind", "Weather", "WeatherReport", "grant_policy",

@@ -104,6 +104,8 @@ class Indicator(Model):
         _enum(IndicatorCategory), default=IndicatorCategory.IMPACT
     )
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_value: Mapped[decimal.Decimal | None] = mapped_column(ExactDecimal)
+    max_value: Mapped[decimal.Decimal | None] = mapped_column(ExactDecimal)
     position: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -184,3 +186,5 @@ class IndicatorValueRevision(Model):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id", ondelete="SET NULL"),
+                                                  index=True)
