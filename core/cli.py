@@ -226,9 +226,46 @@ def seed_demo(app, reset, if_empty, today):
             return
         raise click.ClickException("demo data already loaded (use --reset to load it again)") from None
     app.extensions["pilote"].pm.hook.seed_data(session=session, config=config, profile="demo")
+    from core.engine.recompute import recompute
+
+    figures = recompute(session, today=today.date() if today else None)
+    counts.update(aggregated_value=figures.aggregated_values, indicator_figure=figures.indicator_figures,
+                  policy_figure=figures.policy_figures)
     session.commit()
     _report("Demo data loaded", counts, started)
     click.echo("Demo accounts: <role>@demo.pilote.example, password: pilote-demo")
+
+
+# --------------------------------------------------------------------------- figures
+@cli.group()
+def figures():
+    """Computed figures (roll-ups, progress rates)."""
+
+
+@figures.command("recompute")
+@click.option("--indicator", "codes", multiple=True, help="Only these indicators (code); default: all.")
+@with_app
+def figures_recompute(app, codes):
+    """Rebuild roll-ups and progress figures from the stored values."""
+    from sqlalchemy import select
+
+    from core.db import session as db_session
+    from core.engine.recompute import recompute
+    from core.models import Indicator
+
+    _require_schema(app)
+    session = db_session()
+    ids = None
+    if codes:
+        ids = set(session.scalars(select(Indicator.id).where(Indicator.code.in_(codes))))
+        unknown = set(codes) - set(session.scalars(select(Indicator.code).where(Indicator.id.in_(ids))))
+        if unknown:
+            raise click.ClickException(f"unknown indicator(s): {', '.join(sorted(unknown))}")
+    report = recompute(session, indicator_ids=ids)
+    session.commit()
+    click.echo(f"Recomputed {report.indicators} indicators and {report.policies} policies in "
+               f"{report.seconds:.1f} s: {report.aggregated_values} aggregated values, "
+               f"{report.indicator_figures} indicator figures, {report.policy_figures} policy figures.")
 
 
 # --------------------------------------------------------------------------- serving

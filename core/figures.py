@@ -1,119 +1,94 @@
-"""Figures of policies in one territory, computed on read from the stored values.
-
-The data engine will store and roll these up; until then the home page and the policy page
-compute them here with the rules of :mod:`core.progress`.
-"""
+"""Read the stored figures of policies in one territory, for pages (computed by core.engine)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import progress as rules
 from core.models import (
     Indicator,
-    IndicatorValue,
+    IndicatorFigure,
     Policy,
+    PolicyFigure,
     Territory,
-    ValueKind,
     Weather,
     WeatherReport,
 )
 
 
 @dataclass
-class IndicatorFigure:
+class IndicatorView:
     indicator: Indicator
     weight: Decimal | None
-    result: rules.IndicatorProgress
-    last_recorded: dt.datetime | None
+    real_weight: Decimal | None
+    figure: IndicatorFigure | None
 
 
 @dataclass
-class PolicyFigure:
+class PolicyView:
     policy: Policy
-    overall: Decimal | None
-    annual: Decimal | None
-    reason: str | None
+    figure: PolicyFigure | None
     weather: Weather
     weather_at: dt.datetime | None
-    last_update: dt.date | None
-    indicators: list[IndicatorFigure] = field(default_factory=list)
+    indicators: list[IndicatorView] = field(default_factory=list)
+
+    @property
+    def overall(self) -> Decimal | None:
+        return self.figure.overall if self.figure else None
+
+    @property
+    def annual(self) -> Decimal | None:
+        return self.figure.annual if self.figure else None
+
+    @property
+    def reason(self) -> str | None:
+        return self.figure.reason if self.figure else "no_data"
+
+    @property
+    def last_update(self) -> dt.date | None:
+        return self.figure.last_value_date if self.figure else None
 
 
-def policy_figures(
-    session: Session, policies: list[Policy], territory: Territory, today: dt.date
-) -> dict[int, PolicyFigure]:
-    """One :class:`PolicyFigure` per policy, for ``territory``, as of ``today``."""
-    indicators = [ind for policy in policies for ind in policy.indicators]
-    values = _values_by_indicator(session, [i.id for i in indicators], territory.id)
-    weather = _latest_weather(session, [p.id for p in policies], territory.id)
-    out: dict[int, PolicyFigure] = {}
+def policy_views(session: Session, policies: list[Policy], territory: Territory,
+                 with_indicators: bool = False) -> dict[int, PolicyView]:
+    """One :class:`PolicyView` per policy for ``territory`` (stored figures + latest weather)."""
+    ids = [p.id for p in policies]
+    if not ids:
+        return {}
+    figures = {f.policy_id: f for f in session.scalars(
+        select(PolicyFigure).where(PolicyFigure.policy_id.in_(ids), PolicyFigure.territory_id == territory.id))}
+    weather = _latest_weather(session, ids, territory.id)
+    indicator_figures = {}
+    if with_indicators:
+        indicator_ids = [i.id for p in policies for i in p.indicators]
+        indicator_figures = {f.indicator_id: f for f in session.scalars(
+            select(IndicatorFigure).where(IndicatorFigure.indicator_id.in_(indicator_ids),
+                                          IndicatorFigure.territory_id == territory.id))}
+    out = {}
     for policy in policies:
-        figures = []
-        for ind in policy.indicators:
-            by_kind = values.get(ind.id, {})
-            result = rules.compute_indicator(
-                by_kind.get(ValueKind.BASELINE, []),
-                by_kind.get(ValueKind.ACTUAL, []),
-                by_kind.get(ValueKind.TARGET, []),
-                ind.direction,
-                today,
-            )
-            recorded = [v.recorded_at for vs in by_kind.values() for v in vs if v.recorded_at]
-            figures.append(IndicatorFigure(ind, ind.weight_at(territory.level), result,
-                                           max(recorded) if recorded else None))
-        overall, annual, reason = _combine(policy, figures)
-        actual_dates = [f.result.actual.date for f in figures if f.result.actual]
         report = weather.get(policy.id)
-        out[policy.id] = PolicyFigure(
+        figure = figures.get(policy.id)
+        real = (figure.explanation or {}).get("weights", {}) if figure else {}
+        out[policy.id] = PolicyView(
             policy=policy,
-            overall=overall,
-            annual=annual,
-            reason=reason,
+            figure=figure,
             weather=report.weather if report else Weather.NOT_SET,
             weather_at=report.created_at if report else None,
-            last_update=max(actual_dates) if actual_dates else None,
-            indicators=figures,
+            indicators=[
+                IndicatorView(ind, ind.weight_at(territory.level),
+                              Decimal(real[ind.code]["real"]) if ind.code in real else None,
+                              indicator_figures.get(ind.id))
+                for ind in policy.indicators
+            ] if with_indicators else [],
         )
-    return out
-
-
-def _combine(policy: Policy, figures: list[IndicatorFigure]):
-    if policy.kind == "structuring_project":
-        return (
-            rules.structuring_project_progress(f.result.overall for f in figures),
-            rules.structuring_project_progress(f.result.annual for f in figures),
-            None,
-        )
-    overall = rules.policy_progress([(f.weight, f.result.overall) for f in figures])
-    annual = rules.policy_progress([(f.weight, f.result.annual) for f in figures])
-    return overall.progress, annual.progress, overall.reason
-
-
-def _values_by_indicator(session: Session, indicator_ids: list[int], territory_id: int):
-    if not indicator_ids:
-        return {}
-    rows = session.execute(
-        select(IndicatorValue.indicator_id, IndicatorValue.kind, IndicatorValue.date,
-               IndicatorValue.value, IndicatorValue.recorded_at)
-        .where(IndicatorValue.indicator_id.in_(indicator_ids),
-               IndicatorValue.territory_id == territory_id)
-    )
-    out: dict[int, dict[ValueKind, list[rules.DatedValue]]] = defaultdict(lambda: defaultdict(list))
-    for indicator_id, kind, date, value, recorded_at in rows:
-        out[indicator_id][kind].append(rules.DatedValue(date, value, recorded_at))
     return out
 
 
 def _latest_weather(session: Session, policy_ids: list[int], territory_id: int):
-    if not policy_ids:
-        return {}
     latest = (
         select(WeatherReport.policy_id, func.max(WeatherReport.id).label("id"))
         .where(WeatherReport.policy_id.in_(policy_ids), WeatherReport.territory_id == territory_id)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, render_template, request, url_for
-from flask_babel import format_date, format_decimal, format_percent, get_locale, lazy_gettext as _l
+from flask_babel import format_date, format_datetime, format_decimal, format_percent, get_locale, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -127,6 +127,7 @@ def init_app(app: Flask) -> None:
         menu=menu,
         can=can,
         format_date=format_date,
+        format_datetime=format_datetime,
         get_locale=get_locale,
         instance=state.config.data["instance"],
         theme=state.theme,

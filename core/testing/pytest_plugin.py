@@ -187,6 +187,9 @@ def seed_demo(app, today: dt.date = DEMO_TODAY) -> dict[str, int]:
     seed_reference(app)
     counts = load_demo(db_session(), config.dir / config.data["seed"]["demo"], today=today,
                        demo_password=DEMO_PASSWORD)
+    from core.engine.recompute import recompute
+
+    recompute(db_session(), today=today)
     db_session().commit()
     return counts
 

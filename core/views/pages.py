@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from core.db import session as db_session
-from core.figures import policy_figures
+from core.engine.recompute import reference_date
+from core.figures import policy_views
 from core.models import Indicator, Policy, PolicyGroup, PolicyStatus, Territory
 from core.permissions import public, require, scope
 
 bp = Blueprint("core", __name__)
-
-
-def today() -> dt.date:
-    """The reference date of figures (``PILOTE_TODAY`` pins it, e.g. for demos and tests)."""
-    pinned = current_app.config.get("PILOTE_TODAY")
-    return dt.date.fromisoformat(pinned) if pinned else dt.date.today()
 
 
 def selected_territory() -> Territory:
@@ -77,7 +70,7 @@ def home():
     if kind:
         query = query.where(Policy.kind == kind)
     policies = session.scalars(query).all()
-    figures = policy_figures(session, policies, territory, today())
+    figures = policy_views(session, policies, territory)
     groups = session.scalars(select(PolicyGroup).order_by(PolicyGroup.position)).all()
     progresses = [f.overall for f in figures.values() if f.overall is not None]
     mean = sum(progresses) / len(progresses) if progresses else None
@@ -90,7 +83,7 @@ def home():
         groups=groups,
         mean=mean,
         filters={"q": search, "groupe": group_code, "type": kind},
-        today=today(),
+        today=reference_date(None),
         policy_kinds=current_app.extensions["pilote"].config.policy_kinds,
     )
 
@@ -108,7 +101,7 @@ def policy(code: str):
         abort(404)
     require("policy.read", policy)
     territory = selected_territory()
-    figure = policy_figures(session, [policy], territory, today())[policy.id]
+    figure = policy_views(session, [policy], territory, with_indicators=True)[policy.id]
     return render_template(
         "pages/policy.html", policy=policy, figure=figure, territory=territory,
         territories=territory_choices(),
