@@ -1,6 +1,6 @@
 """Benchmark: load the reference territories and the demo into a temporary SQLite database.
 
-Usage: ``python benchmarks/seed.py [--communes] [--keep PATH]``. Prints the elapsed seconds of
+Usage: ``python bench/seed.py [--communes] [--keep PATH]``. Prints the elapsed seconds of
 each step and the row count of every table; asserts nothing.
 """
 

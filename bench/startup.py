@@ -1,6 +1,6 @@
 """Benchmark: app start-up, CLI start-up, and page times on a demo database.
 
-Usage: ``python benchmarks/startup.py [--requests N]``. Seeds a temporary SQLite demo database,
+Usage: ``python bench/startup.py [--requests N]``. Seeds a temporary SQLite demo database,
 then prints: the time to import the core and build the app, the time `pilote --help` takes in a
 fresh process, and the median/max time of the home page (nation, a department) and a policy
 page. Asserts nothing.
