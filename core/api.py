@@ -14,6 +14,7 @@ from core.config import InstanceConfig, SecretOrValue
 from core.db import ExactDecimal, Model, UTCDateTime, utcnow
 from core.db import session as db_session
 from core.engine.aggregation import AggregationMethod
+from core.engine.alerts import BELOW_TOP, TOP, Alert, AlertContext, AlertRule, alerts_for
 from core.engine.recompute import recompute
 from core.engine.values import ConflictError, SaveReport, ValueInput, save_values
 from core.events import emit
@@ -55,6 +56,7 @@ def instance_config() -> InstanceConfig:
 
 
 __all__ = [
+    "BELOW_TOP", "TOP", "Alert", "AlertContext", "AlertRule", "alerts_for",
     "AggregationMethod", "ConflictError", "SaveReport", "ValueInput", "recompute", "save_values",
     "Action", "Asset", "AuditEntry", "Channel", "Comment", "Direction", "Event", "ExactDecimal",
     "Grant", "GrantSpec", "Indicator", "IndicatorValue", "IndicatorValueRevision",

@@ -38,6 +38,7 @@ class PiloteState:
     widgets: dict[str, Any] = field(default_factory=dict)
     jobs: dict[str, Any] = field(default_factory=dict)
     aggregation_methods: dict[str, Any] = field(default_factory=dict)
+    alert_rules: dict[str, Any] = field(default_factory=dict)
 
     @property
     def theme(self) -> Theme:
@@ -153,6 +154,7 @@ def _build_registries(state: PiloteState) -> None:
     state.jobs = keyed_registry(call_in_order(pm, "register_jobs"), "name", "job")
     state.aggregation_methods = keyed_registry(
         call_in_order(pm, "register_aggregation_methods"), "key", "aggregation method")
+    state.alert_rules = keyed_registry(call_in_order(pm, "register_alert_rules"), "key", "alert rule")
 
 
 def _register_plugin_blueprints(app: Flask) -> None:

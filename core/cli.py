@@ -412,5 +412,17 @@ def instance_check(ctx):
     click.echo("Instance configuration is valid.")
 
 
+def _register_core_groups() -> None:
+    """Command groups that live next to the code they drive."""
+    from core.exports.cli import export_group
+    from core.imports.cli import import_group
+
+    cli.add_command(import_group)
+    cli.add_command(export_group)
+
+
+_register_core_groups()
+
+
 def main() -> None:
     sys.exit(cli(prog_name="pilote"))

@@ -19,6 +19,13 @@ def register_actions():
 
 
 @hookimpl(trylast=True)
+def register_alert_rules():
+    from core.engine.alerts import CORE_ALERT_RULES
+
+    return CORE_ALERT_RULES
+
+
+@hookimpl(trylast=True)
 def register_aggregation_methods():
     from core.engine.aggregation import CORE_METHODS
 

@@ -140,6 +140,16 @@ def register_aggregation_methods():
 
 
 @hookspec
+def register_alert_rules():
+    """Collect, at start-up. Return a list of :class:`core.api.AlertRule` (``key``,
+    ``label``, ``applies_at``: level keys and/or ``TOP``/``BELOW_TOP``, None for every level,
+    ``check(ctx) -> bool`` over a :class:`core.api.AlertContext`, optional ``detail(ctx)``).
+    Keys of plugins start with ``<plugin>.`` or ``<plugin>_``; duplicates stop start-up.
+    Alerts are computed on read, never stored; the core's rules come last.
+    """
+
+
+@hookspec
 def app_ready(app):
     """Notify, once, at the end of :func:`core.app.create_app`, when every registry is
     built. A last resort for wiring that no other hook covers.

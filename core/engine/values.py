@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from core.audit import record_bulk
@@ -83,6 +83,7 @@ def save_values(
     erase_empty: bool = False,
     recompute: bool = True,
     today: dt.date | None = None,
+    note: str = "",
 ) -> SaveReport:
     """Write ``entries`` in the session's transaction (the caller commits).
 
@@ -144,9 +145,9 @@ def save_values(
                 report.updated += 1
         report.touched.add((entry.indicator_id, entry.territory_id))
 
-    _insert_new(session, new_rows, channel, author_id, import_id, now)
+    _insert_new(session, new_rows, channel, author_id, import_id, now, note)
     _update_changed(session, changed)
-    _append_revisions(session, revisions_for_existing, channel, author_id, import_id, now)
+    _append_revisions(session, revisions_for_existing, channel, author_id, import_id, now, note)
     if new_rows or changed:
         record_bulk(session, "indicator_value", str(import_id or ""),
                     {"channel": channel.value, **report.as_dict()})
@@ -159,7 +160,7 @@ def save_values(
     return report
 
 
-def _insert_new(session, rows, channel, author_id, import_id, now) -> None:
+def _insert_new(session, rows, channel, author_id, import_id, now, note) -> None:
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
         session.execute(insert(IndicatorValue), chunk)
@@ -167,7 +168,7 @@ def _insert_new(session, rows, channel, author_id, import_id, now) -> None:
         session.execute(insert(IndicatorValueRevision), [
             dict(value_id=ids[_key(r["indicator_id"], r["territory_id"], r["kind"], r["date"])],
                  revision=1, value=r["value"], source=r["source"], channel=channel,
-                 author_id=author_id, recorded_at=now, import_id=import_id)
+                 author_id=author_id, recorded_at=now, import_id=import_id, note=note)
             for r in chunk
         ])
 
@@ -184,22 +185,34 @@ def _ids_of(session, rows) -> dict[tuple, int]:
     return {_key(i, t, k, d): vid for vid, i, t, k, d in found}
 
 
+_UPDATE = (
+    update(IndicatorValue.__table__)
+    .where(IndicatorValue.__table__.c.id == bindparam("b_id"),
+           IndicatorValue.__table__.c.version == bindparam("b_old_version"))
+    .values({name: bindparam(f"b_{name}") for name in (
+        "value", "target_scope", "source", "channel", "author_id", "recorded_at", "version")})
+)
+
+
 def _update_changed(session, rows) -> None:
-    for row in rows:
-        result = session.execute(
-            update(IndicatorValue)
-            .where(IndicatorValue.id == row["id"], IndicatorValue.version == row["old_version"])
-            .values({k: v for k, v in row.items() if k not in ("id", "old_version")})
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # changed by a concurrent transaction since we read it
+    """Update in bulk, each row only if nobody changed it since it was read (its version)."""
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        params = [{f"b_{k}": v for k, v in row.items()} for row in chunk]
+        result = session.connection().execute(_UPDATE, params)
+        if result.rowcount == len(chunk):
+            continue
+        for row in chunk:  # find the row a concurrent transaction changed
             current = session.get(IndicatorValue, row["id"], populate_existing=True)
-            raise ConflictError(
-                ValueInput(current.indicator_id, current.territory_id, current.kind, current.date,
-                           row["value"], expected_version=row["old_version"]), current)
+            if current.version != row["version"]:
+                raise ConflictError(
+                    ValueInput(current.indicator_id, current.territory_id, current.kind, current.date,
+                               row["value"], expected_version=row["old_version"]), current)
+    if rows:
+        session.expire_all()  # the ORM's copies of updated rows are stale
 
 
-def _append_revisions(session, items, channel, author_id, import_id, now) -> None:
+def _append_revisions(session, items, channel, author_id, import_id, now, note) -> None:
     if not items:
         return
     last = defaultdict(int)
@@ -213,6 +226,6 @@ def _append_revisions(session, items, channel, author_id, import_id, now) -> Non
             last[value_id] = revision
     session.execute(insert(IndicatorValueRevision), [
         dict(value_id=value_id, revision=last[value_id] + 1, value=value, source=source,
-             channel=channel, author_id=author_id, recorded_at=now, import_id=import_id)
+             channel=channel, author_id=author_id, recorded_at=now, import_id=import_id, note=note)
         for value_id, value, source in items
     ])
