@@ -25,7 +25,7 @@ _actor: contextvars.ContextVar[tuple[int | None, str, str]] = contextvars.Contex
     "pilote_audit_actor", default=(None, "system", "")
 )
 SKIPPED = {"audit_entry"}
-SECRET_ATTRS = {"password_hash"}
+SECRET_ATTRS = {"password_hash", "token_hash"}
 
 
 @contextlib.contextmanager

@@ -11,11 +11,20 @@ from core.specs import GrantSpec
 
 ALL_POLICIES_ROLES = {Role.ADMIN, Role.CENTRAL_STEERING}
 DRAFT_READERS = {Role.ADMIN, Role.CENTRAL_STEERING, Role.MINISTRY_REFERENT}
+# Roles that enter data; their territory subtree is checked where the territory is known.
+WRITERS = {Role.CENTRAL_STEERING, Role.PREFECT, Role.TERRITORIAL_COORDINATOR, Role.LOCAL_CONTRIBUTOR}
 
 
 @hookimpl(trylast=True)
 def register_actions():
     return CORE_ACTIONS
+
+
+@hookimpl(trylast=True)
+def user_from_request(request):
+    from core.api_v1.tokens import user_from_token
+
+    return user_from_token(request)
 
 
 @hookimpl(trylast=True)
@@ -44,7 +53,14 @@ def permission_check(user, action, resource):
         return _may_read_policy(grants, resource, user)
     if action == "policy.read_draft":
         return bool(roles & DRAFT_READERS)
-    return None  # abstain: no core rule grants the other actions yet (identity issue)
+    if action in ("value.write", "weather.write", "comment.write"):
+        writers = [g for g in grants if g.role in WRITERS]
+        if resource is None:
+            return True if writers else None
+        if resource.status is PolicyStatus.ARCHIVED or not _may_read_policy(grants, resource, user):
+            return None
+        return True if any(_grant_covers(g, resource) for g in writers) else None
+    return None  # abstain: other actions are granted by administrators only
 
 
 def _may_read_policy(grants, policy, user) -> bool:

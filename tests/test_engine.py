@@ -205,3 +205,24 @@ def test_a_plugin_can_add_an_aggregation_method(make_app):
         value = db_session().scalar(select(AggregatedValue.value).where(
             AggregatedValue.indicator_id == ind.id, AggregatedValue.territory_id == territory("region", "84").id))
     assert value == D(7)
+
+
+def test_a_parent_waits_for_its_reporting_children_instead_of_showing_a_partial_sum(ctx):
+    _, (ind,) = make_policy("CH-P", weights=(100,))
+    session = db_session()
+    a, b = territory("department", "01"), territory("department", "03")
+    region = territory("region", "84")
+    for place in (a, b):
+        save_values(session, [ValueInput(ind.id, place.id, ValueKind.ACTUAL, dt.date(2026, 8, 1), D(10))],
+                    channel=Channel.FORM)
+    save_values(session, [ValueInput(ind.id, a.id, ValueKind.ACTUAL, dt.date(2026, 9, 1), D(12))],
+                channel=Channel.FORM)
+    session.commit()
+    points = dict(session.execute(select(AggregatedValue.date, AggregatedValue.value).where(
+        AggregatedValue.indicator_id == ind.id, AggregatedValue.territory_id == region.id,
+        AggregatedValue.kind == ValueKind.ACTUAL)).all())
+    assert points == {dt.date(2026, 8, 1): D(20)}  # September waits for department 03
+    save_values(session, [ValueInput(ind.id, b.id, ValueKind.ACTUAL, dt.date(2026, 9, 1), D(11))],
+                channel=Channel.FORM)
+    session.commit()
+    assert figure(IndicatorFigure, indicator_id=ind.id, territory_id=region.id).actual == D(23)

@@ -124,10 +124,11 @@ def test_freshness_rows_filters_and_lateness(app):
         assert rows[(indicator.id, dep.id)].days_late == -29            # due 2026-11-30
         assert rows[(indicator.id, late_dep.id)].next_update_due == dt.date(2026, 9, 30)
         assert rows[(indicator.id, late_dep.id)].days_late == 32
-        assert rows[(indicator.id, region.id)].last_value_date == dt.date(2026, 10, 1)
+        # A parent is as fresh as its slowest reporting child: October waits for department 03.
+        assert rows[(indicator.id, region.id)].last_value_date == dt.date(2026, 8, 1)
         assert rows[(other.id, dep.id)].up_to_date is None               # periodicity "other"
         overdue = {(f.indicator_id, f.territory_id) for f in late(rows.values())}
-        assert overdue == {(indicator.id, late_dep.id)}
+        assert overdue == {(indicator.id, t.id) for t in (late_dep, region, nation)}
         only = freshness(session, indicator_ids=[indicator.id], territory_ids=[dep.id, late_dep.id],
                          today=TODAY)
         assert [(f.indicator_id, f.territory_id) for f in only] == sorted(

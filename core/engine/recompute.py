@@ -151,11 +151,16 @@ def _recompute_indicator(session, indicator: Indicator, tree: Tree, methods, tod
         if kids:
             for kind in KINDS:
                 by_date: dict[dt.date, list[tuple[Decimal, int | None]]] = defaultdict(list)
+                reported: dict[int, list[dt.date]] = {}
                 for child in kids:
-                    for dv in rules.latest_per_month(effective.get(child, {}).get(kind, [])):
-                        if dv.value is not None:
-                            by_date[dv.date].append((dv.value, tree.territories[child].population))
+                    months = [dv for dv in rules.latest_per_month(effective.get(child, {}).get(kind, []))
+                              if dv.value is not None]
+                    reported[child] = [dv.date for dv in months]
+                    for dv in months:
+                        by_date[dv.date].append((dv.value, tree.territories[child].population))
                 for date, inputs in sorted(by_date.items()):
+                    if len(inputs) < _expected_children(reported, date):
+                        continue  # a partial sum would look like a drop: wait for the others
                     value = method.combine(inputs)
                     if value is not None:
                         aggregated[kind].append(rules.DatedValue(date, value, now))
@@ -187,6 +192,13 @@ def _recompute_indicator(session, indicator: Indicator, tree: Tree, methods, tod
     if figure_rows:
         session.execute(insert(IndicatorFigure), figure_rows)
     report.indicator_figures += len(figure_rows)
+
+
+def _expected_children(reported: dict[int, list[dt.date]], date: dt.date) -> int:
+    """How many children should have a value at ``date``: those that reported this kind in
+    the twelve months up to it. A child silent for a year no longer holds its parent back."""
+    start = dt.date(date.year - 1, date.month, 1)
+    return sum(1 for dates in reported.values() if any(start < d <= date for d in dates))
 
 
 def _indicator_figure(indicator, tid, series: Series, origin, today, now) -> dict:

@@ -7,26 +7,16 @@ The command runs with the operator's full access (like every ``pilote`` command)
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import sys
 from pathlib import Path
 
 import click
 
+from core.cli_context import with_app
+
 FORMATS = ("csv", "xlsx")
 
 
-def with_app(func):
-    """:func:`core.cli.with_app`, looked up when the command runs: ``core/cli.py`` registers
-    this group, so importing it here at import time would make the two modules circular."""
-
-    @functools.wraps(func)
-    def run(*args, **kwargs):
-        from core.cli import with_app as core_with_app
-
-        return core_with_app(func)(*args, **kwargs)
-
-    return run
 
 
 def _filter_options(func):

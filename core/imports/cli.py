@@ -6,24 +6,13 @@ report; the exit status is 1 when anything is refused (then nothing was written)
 
 from __future__ import annotations
 
-import functools
 import getpass
 from pathlib import Path
 
 import click
 
+from core.cli_context import require_schema, with_app
 
-def with_app(func):
-    """``core.cli.with_app``, looked up when the command runs: ``core.cli`` may import this
-    module wherever it likes (no circular import)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from core.cli import with_app as core_with_app
-
-        return core_with_app(func)(*args, **kwargs)
-
-    return wrapper
 
 
 @click.group("import")
@@ -49,11 +38,10 @@ def _author(session, email: str | None) -> tuple[int | None, str]:
 
 
 def _run(app, format: str, path: Path, dry_run: bool, erase_empty: bool, user: str | None) -> None:
-    from core.cli import _require_schema
     from core.db import session as db_session
     from core.imports.service import import_file
 
-    _require_schema(app)
+    require_schema(app)
     session = db_session()
     author_id, label = _author(session, user)
     report = import_file(session, format, path, dry_run=dry_run, erase_empty=erase_empty,
@@ -118,11 +106,10 @@ def import_native(app, file, dry_run, erase_empty, user):
 @with_app
 def import_list(app, limit):
     """Applied imports, latest first."""
-    from core.cli import _require_schema
     from core.db import session as db_session
     from core.imports.service import list_imports
 
-    _require_schema(app)
+    require_schema(app)
     batches = list_imports(db_session(), limit)
     if not batches:
         click.echo("No import yet.")
@@ -144,11 +131,10 @@ def import_revert(app, batch_id, user):
 
     Every value it wrote gets its previous value back (values it created are erased). Refused
     if the import was already reverted or if one of its values was written since."""
-    from core.cli import _require_schema
     from core.db import session as db_session
     from core.imports.service import revert_import
 
-    _require_schema(app)
+    require_schema(app)
     session = db_session()
     author_id, _ = _author(session, user)
     report = revert_import(session, batch_id, author_id)
