@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from core.imports.pilote_format import (
-    TableError,
     cell_text,
-    header_problems,
+    data_rows,
     parse_date,
     parse_number,
-    read_table,
 )
 from core.imports.report import ImportReport
 from core.imports.service import ParsedImport, ValueRow, file_sha256
@@ -93,24 +91,7 @@ def parse_native(path: Path, display_name: str | None = None) -> ParsedImport:
     fields = {f["name"]: f for f in schema["fields"]}
     missing = set(schema.get("missingValues", [""]))
     allowed, required = schema_columns(schema)
-    try:
-        header, rows = read_table(path)
-    except TableError as exc:
-        report.problem(name, None, None, None, str(exc))
-        return parsed
-    index = header_problems(report, name, header, allowed, required)
-    if index is None:
-        return parsed
-    read = empty_rows = 0
-    for number, cells in rows:
-        if not any(cell_text(c) for c in cells):
-            empty_rows += 1
-            continue
-        read += 1
-        extra = [c for c in cells[len(header):] if cell_text(c)]
-        if extra:
-            report.problem(name, number, None, cell_text(extra[0]),
-                           f"{len(extra)} cell(s) beyond the last column of the header")
+    for number, cells, index in data_rows(report, name, path, allowed, required):
         values: dict[str, Any] = {}
         raw: dict[str, str] = {}
         reported: set[str] = set()
@@ -138,7 +119,4 @@ def parse_native(path: Path, display_name: str | None = None) -> ParsedImport:
             target_scope=TargetScope(scope) if scope else None,
             source=values.get("source") or "", valid=valid, reported=frozenset(reported),
         ))
-    report.counts["rows"] = read
-    if empty_rows:
-        report.counts["empty_rows_skipped"] = empty_rows
     return parsed

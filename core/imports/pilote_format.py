@@ -208,21 +208,21 @@ def _calendar_reason(year: int, month: int, day: int) -> str:
     return f"not a real date: {year}-{month:02d} has {last} days"
 
 
-# --------------------------------------------------------------------------- PILOTE
-def parse_pilote(path: Path, display_name: str | None = None) -> ParsedImport:
-    """Read a PILOTE import file (CSV or XLSX); problems go to the report, nothing is checked
-    against the database yet (that is :func:`core.imports.service.run_import`'s job)."""
-    name = display_name or path.name
-    report = ImportReport(format="pilote", filename=name, file_hash=file_sha256(path))
-    parsed = ParsedImport(report)
+def data_rows(report: ImportReport, name: str, path: Path, allowed: tuple[str, ...],
+              required: tuple[str, ...]) -> Iterator[tuple[int, list[Any], dict[str, int]]]:
+    """The non-empty rows of a CSV/XLSX table as ``(row number, cells, column index)``.
+
+    Unreadable files, header problems and cells beyond the header go to ``report``; the
+    counts of rows read and empty rows skipped are recorded there at the end.
+    """
     try:
         header, rows = read_table(path)
     except TableError as exc:
         report.problem(name, None, None, None, str(exc))
-        return parsed
-    index = header_problems(report, name, header, COLUMNS, REQUIRED)
+        return
+    index = header_problems(report, name, header, allowed, required)
     if index is None:
-        return parsed
+        return
     read = empty_rows = 0
     for number, cells in rows:
         if not any(cell_text(c) for c in cells):
@@ -233,6 +233,20 @@ def parse_pilote(path: Path, display_name: str | None = None) -> ParsedImport:
         if extra:
             report.problem(name, number, None, cell_text(extra[0]),
                            f"{len(extra)} cell(s) beyond the last column of the header")
+        yield number, cells, index
+    report.counts["rows"] = read
+    if empty_rows:
+        report.counts["empty_rows_skipped"] = empty_rows
+
+
+# --------------------------------------------------------------------------- PILOTE
+def parse_pilote(path: Path, display_name: str | None = None) -> ParsedImport:
+    """Read a PILOTE import file (CSV or XLSX); problems go to the report, nothing is checked
+    against the database yet (that is :func:`core.imports.service.run_import`'s job)."""
+    name = display_name or path.name
+    report = ImportReport(format="pilote", filename=name, file_hash=file_sha256(path))
+    parsed = ParsedImport(report)
+    for number, cells, index in data_rows(report, name, path, COLUMNS, REQUIRED):
 
         def cell(column: str) -> Any:
             i = index.get(column)
@@ -260,7 +274,4 @@ def parse_pilote(path: Path, display_name: str | None = None) -> ParsedImport:
             zone=cell_text(cell("zone_id")), level=None, kind=kind, date=date, value=value,
             columns=ROLES, valid=valid,
         ))
-    report.counts["rows"] = read
-    if empty_rows:
-        report.counts["empty_rows_skipped"] = empty_rows
     return parsed
