@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.audit import record_bulk
@@ -96,18 +96,7 @@ def save_values(
         latest[_key(entry.indicator_id, entry.territory_id, entry.kind, entry.date)] = entry
     report = SaveReport()
     now = utcnow()
-    keys = list(latest)
-    existing: dict[tuple, IndicatorValue] = {}
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start:start + CHUNK]
-        rows = session.scalars(
-            select(IndicatorValue).where(
-                tuple_(IndicatorValue.indicator_id, IndicatorValue.territory_id,
-                       IndicatorValue.kind, IndicatorValue.date).in_(
-                    [(k[0], k[1], k[2], k[3]) for k in chunk])
-            )
-        )
-        existing.update({_key(r.indicator_id, r.territory_id, r.kind, r.date): r for r in rows})
+    existing = _existing(session, latest)
 
     new_rows, changed, revisions_for_existing = [], [], []
     for key, entry in latest.items():
@@ -160,29 +149,38 @@ def save_values(
     return report
 
 
+def _existing(session, latest: dict[tuple, ValueInput]) -> dict[tuple, IndicatorValue]:
+    """The stored rows for these keys: one query per chunk of indicators (indexed), filtered
+    to the wanted keys in Python (a tuple IN over thousands of keys plans badly)."""
+    wanted = defaultdict(set)
+    for indicator_id, territory_id, _, _ in latest:
+        wanted[indicator_id].add(territory_id)
+    existing: dict[tuple, IndicatorValue] = {}
+    indicator_ids = sorted(wanted)
+    for start in range(0, len(indicator_ids), 50):
+        chunk = indicator_ids[start:start + 50]
+        territory_ids = sorted(set().union(*(wanted[i] for i in chunk)))
+        query = select(IndicatorValue).where(IndicatorValue.indicator_id.in_(chunk))
+        if len(territory_ids) <= 1000:
+            query = query.where(IndicatorValue.territory_id.in_(territory_ids))
+        for row in session.scalars(query):
+            key = _key(row.indicator_id, row.territory_id, row.kind, row.date)
+            if key in latest:
+                existing[key] = row
+    return existing
+
+
 def _insert_new(session, rows, channel, author_id, import_id, now, note) -> None:
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
-        session.execute(insert(IndicatorValue), chunk)
-        ids = _ids_of(session, chunk)
+        ids = session.scalars(
+            insert(IndicatorValue).returning(IndicatorValue.id, sort_by_parameter_order=True), chunk
+        ).all()
         session.execute(insert(IndicatorValueRevision), [
-            dict(value_id=ids[_key(r["indicator_id"], r["territory_id"], r["kind"], r["date"])],
-                 revision=1, value=r["value"], source=r["source"], channel=channel,
+            dict(value_id=value_id, revision=1, value=r["value"], source=r["source"], channel=channel,
                  author_id=author_id, recorded_at=now, import_id=import_id, note=note)
-            for r in chunk
+            for value_id, r in zip(ids, chunk)
         ])
-
-
-def _ids_of(session, rows) -> dict[tuple, int]:
-    found = session.execute(
-        select(IndicatorValue.id, IndicatorValue.indicator_id, IndicatorValue.territory_id,
-               IndicatorValue.kind, IndicatorValue.date).where(
-            tuple_(IndicatorValue.indicator_id, IndicatorValue.territory_id,
-                   IndicatorValue.kind, IndicatorValue.date).in_(
-                [(r["indicator_id"], r["territory_id"], ValueKind(r["kind"]), r["date"]) for r in rows])
-        )
-    )
-    return {_key(i, t, k, d): vid for vid, i, t, k, d in found}
 
 
 _UPDATE = (
