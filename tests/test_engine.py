@@ -226,3 +226,28 @@ def test_a_parent_waits_for_its_reporting_children_instead_of_showing_a_partial_
                 channel=Channel.FORM)
     session.commit()
     assert figure(IndicatorFigure, indicator_id=ind.id, territory_id=region.id).actual == D(23)
+
+
+def test_ratio_of_sums_uses_the_denominator_indicator(ctx):
+    """A rate's parent value is Σ numerators / Σ denominators, not the mean of the rates."""
+    session = db_session()
+    policy, (rate, count) = make_policy("CH-Q", aggregation="ratio_of_sums", weights=(100, 0))
+    count.aggregation_method = "sum"
+    rate.denominator_id = count.id
+    session.commit()
+    date = dt.date(2026, 9, 1)
+    # department 01: 50 % of 100 people; department 03: 10 % of 900 people → region: 14 %
+    save_values(session, [
+        ValueInput(count.id, territory("department", "01").id, ValueKind.ACTUAL, date, D(100)),
+        ValueInput(count.id, territory("department", "03").id, ValueKind.ACTUAL, date, D(900)),
+        ValueInput(rate.id, territory("department", "01").id, ValueKind.ACTUAL, date, D(50)),
+        ValueInput(rate.id, territory("department", "03").id, ValueKind.ACTUAL, date, D(10)),
+    ], channel=Channel.FORM)
+    session.commit()
+    region = territory("region", "84")
+    assert figure(IndicatorFigure, indicator_id=rate.id, territory_id=region.id).actual == D(14)
+    # a change of the denominator alone moves the rate's parent
+    save_values(session, [ValueInput(count.id, territory("department", "03").id, ValueKind.ACTUAL, date, D(100))],
+                channel=Channel.FORM)
+    session.commit()
+    assert figure(IndicatorFigure, indicator_id=rate.id, territory_id=region.id).actual == D(30)

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable, Sequence
 
-# (value, weight): the weight is the child's population, used by weighted means.
+# (value, weight): the weight is the child's population, or, for an indicator with a
+# denominator, the child's denominator value at that date (then a weighted mean of the rates is
+# exactly the ratio of the sums of numerators and denominators).
 Inputs = Sequence[tuple[Decimal, int | None]]
 
 
@@ -44,6 +46,8 @@ CORE_METHODS = [
     AggregationMethod("sum", "Somme", _sum),
     AggregationMethod("mean", "Moyenne", _mean),
     AggregationMethod("weighted_mean", "Moyenne pondérée par la population", _weighted_mean),
+    AggregationMethod("ratio_of_sums", "Rapport des sommes (numérateurs / dénominateurs)",
+                      lambda inputs: _weighted_mean(inputs) if inputs and all(w for _, w in inputs) else None),
     AggregationMethod("min", "Minimum", lambda i: min(v for v, _ in i) if i else None),
     AggregationMethod("max", "Maximum", lambda i: max(v for v, _ in i) if i else None),
     AggregationMethod("none", "Pas d'agrégation (saisie à chaque niveau)", lambda i: None),

@@ -110,8 +110,11 @@ def recompute(session: Session, pairs: Iterable[tuple[int, int]] | None = None, 
         ids = (ids or set()) | set(indicator_ids)
     query = select(Indicator).options(selectinload(Indicator.weights), selectinload(Indicator.policy))
     if ids is not None:
+        # a rate aggregated as a ratio of sums moves with its denominator
+        ids |= set(session.scalars(select(Indicator.id).where(Indicator.denominator_id.in_(ids))))
         query = query.where(Indicator.id.in_(ids))
-    indicators = session.scalars(query.order_by(Indicator.id)).all()
+    indicators = sorted(session.scalars(query).all(),
+                        key=lambda i: (i.denominator_id is not None, i.id))  # denominators first
     report = RecomputeReport()
     methods = aggregation_methods()
     now = utcnow()
@@ -138,8 +141,21 @@ def _entered(session: Session, indicator_id: int) -> dict[int, Series]:
     return out
 
 
+def _denominators(session, indicator_id: int) -> dict[tuple, Decimal]:
+    """The denominator's values by (kind, territory, month): entered, else aggregated."""
+    out: dict[tuple, Decimal] = {}
+    for model in (AggregatedValue, IndicatorValue):  # entered values overwrite aggregated ones
+        for territory_id, kind, date, value in session.execute(
+            select(model.territory_id, model.kind, model.date, model.value)
+            .where(model.indicator_id == indicator_id, model.value.is_not(None))
+        ):
+            out[(kind, territory_id, date.replace(day=1))] = value
+    return out
+
+
 def _recompute_indicator(session, indicator: Indicator, tree: Tree, methods, today, now, report):
     entered = _entered(session, indicator.id)
+    denominators = _denominators(session, indicator.denominator_id) if indicator.denominator_id else None
     method = methods.get(indicator.aggregation_method) or methods["none"]
     effective: dict[int, Series] = {}
     origin: dict[int, dict[ValueKind, str]] = defaultdict(dict)
@@ -157,7 +173,9 @@ def _recompute_indicator(session, indicator: Indicator, tree: Tree, methods, tod
                               if dv.value is not None]
                     reported[child] = [dv.date for dv in months]
                     for dv in months:
-                        by_date[dv.date].append((dv.value, tree.territories[child].population))
+                        weight = (denominators.get((kind, child, dv.date.replace(day=1)))
+                                  if denominators is not None else tree.territories[child].population)
+                        by_date[dv.date].append((dv.value, weight))
                 for date, inputs in sorted(by_date.items()):
                     if len(inputs) < _expected_children(reported, date):
                         continue  # a partial sum would look like a drop: wait for the others

@@ -99,6 +99,8 @@ class Indicator(Model):
     source_url: Mapped[str | None] = mapped_column(String(500))
     calculation_method: Mapped[str] = mapped_column(Text, default="")
     aggregation_method: Mapped[str] = mapped_column(String(40), default="sum")
+    # For a rate aggregated as a ratio of sums: the indicator holding its denominator.
+    denominator_id: Mapped[int | None] = mapped_column(ForeignKey("indicator.id", ondelete="SET NULL"))
     prefer_entered_values: Mapped[bool] = mapped_column(Boolean, default=True)
     category: Mapped[IndicatorCategory] = mapped_column(
         _enum(IndicatorCategory), default=IndicatorCategory.IMPACT
