@@ -364,6 +364,9 @@ def _register_core_groups() -> None:
     cli.add_command(import_group)
     cli.add_command(export_group)
     cli.add_command(tokens_group)
+    from core.scaffold import new_instance_command
+
+    instance.add_command(new_instance_command)
 
 
 _register_core_groups()

@@ -21,6 +21,14 @@ INSTANCES_DIR = REPO_ROOT / "instances"
 THEMES_DIR = REPO_ROOT / "themes"
 DEFAULT_INSTANCE = "ditp"
 CORE_LEVELS = ("nation", "region", "department", "commune")
+# The levels each ``[[grids]] reference`` loader provides (see core/seed/reference.py and grids.py).
+# (the level keys pick one family, see core/seed/grids.py)
+REFERENCE_FAMILIES = (
+    CORE_LEVELS,
+    ("nation", "region", "department", "crte", "epci", "commune"),
+    ("nation", "gendarmerie_region", "departmental_group", "company"),
+)
+REFERENCE_LEVELS = {"cog": tuple(dict.fromkeys(k for family in REFERENCE_FAMILIES for k in family))}
 # Domain terms an instance may rename in [wording.<locale>] (see core.templating.TERMS).
 WORDING_TERMS = ("policy", "policies", "indicator", "indicators", "territory", "territories")
 SLUG = validate.Regexp(r"^[a-z][a-z0-9_-]{1,39}$", error="must be lowercase letters, digits, - or _")
@@ -133,8 +141,13 @@ class GridSchema(StrictSchema):
     reference = fields.String(
         load_default="none",
         validate=validate.OneOf(["cog", "none"]),
-        metadata={"doc": "Where the grid's territories come from: `cog` loads nation, region, department "
-                         "and commune from the official French code lists (INSEE COG) with `pilote seed`; "
+        metadata={"doc": "Where the grid's territories come from, loaded by `pilote seed`: `cog` loads "
+                         "them from the official French code lists (INSEE COG, DGCL EPCI), the level "
+                         "keys choosing one family: nation, region, department, commune (administrative); "
+                         "or nation, region, department, `crte` (territorial contract perimeters grouping "
+                         "the EPCI of a department), `epci`, commune (attached to its EPCI); or nation, "
+                         "`gendarmerie_region` (one per region), `departmental_group` (one per "
+                         "department), `company` (2–6 per department, named after its communes). "
                          "`none` loads nothing (the instance provides them)."},
     )
 
@@ -337,7 +350,8 @@ def _check_consistency(data: dict[str, Any], path: Path) -> list[str]:
             f"[instance] slug: {data['instance']['slug']!r} differs from its folder name "
             f"{path.parent.name!r}"
         )
-    themes = sorted(p.parent.name for p in THEMES_DIR.glob("*/theme.toml"))
+    # the neutral default first, then the others by name
+    themes = sorted((p.parent.name for p in THEMES_DIR.glob("*/theme.toml")), key=lambda n: (n != "base", n))
     if data["theme"]["name"] not in themes:
         problems.append(
             f"[theme] name: unknown theme {data['theme']['name']!r} (available: {', '.join(themes)})"
@@ -371,11 +385,16 @@ def _check_consistency(data: dict[str, Any], path: Path) -> list[str]:
                     f"(allowed: {', '.join(keys_in_grid) or 'none, this is the top level'})"
                 )
             keys_in_grid.append(level["key"])
-        if grid["reference"] == "cog":
-            bad = [k for k in keys_in_grid if k not in CORE_LEVELS]
+        provided = REFERENCE_LEVELS.get(grid["reference"])
+        if provided is not None:
+            bad = [k for k in keys_in_grid if k not in provided]
+            if not bad and not any(set(keys_in_grid) <= set(f) for f in REFERENCE_FAMILIES):
+                problems.append(
+                    f"{format_location(('grids', gi, 'reference'))}: these levels mix families of "
+                    f"the code lists; use one of " + "; ".join(", ".join(f) for f in REFERENCE_FAMILIES))
             if bad:
                 problems.append(
-                    f"{format_location(('grids', gi, 'reference'))}: 'cog' provides only "
-                    f"{', '.join(CORE_LEVELS)}, not {', '.join(bad)}"
+                    f"{format_location(('grids', gi, 'reference'))}: {grid['reference']!r} provides only "
+                    f"{', '.join(provided)}, not {', '.join(bad)}"
                 )
     return problems

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from marshmallow import INCLUDE, Schema, fields, missing, validate
 
-from core.config import CORE_LEVELS, REPO_ROOT, InstanceSchema, Localised, SecretOrValue
+from core.config import REFERENCE_FAMILIES, REPO_ROOT, InstanceSchema, Localised, SecretOrValue
 from core.templating import TERMS
 
 DOC_PATH = REPO_ROOT / "docs" / "instances.md"
@@ -98,7 +98,8 @@ KEY_DOCS: dict[str, str] = {
     "[[grids]] levels": "Levels of the grid, from the top down.",
     "[[grids]] levels[].key": (
         "Identifier of the level (`department`), used in URLs such as `?territoire=department-69`. "
-        "With `reference = \"cog\"` it must be one of " + ", ".join(f"`{k}`" for k in CORE_LEVELS) + "."
+        "With `reference = \"cog\"` the keys come from one family: "
+        + "; ".join(", ".join(f"`{k}`" for k in family) for family in REFERENCE_FAMILIES) + "."
     ),
     "[[grids]] levels[].label": "Name of the level shown to users: a string, or one string per locale.",
     "[[grids]] levels[].parent": (

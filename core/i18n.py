@@ -16,6 +16,28 @@ CORE_TRANSLATIONS = Path(__file__).parent / "translations"
 LOCALE_SESSION_KEY = "locale"
 
 
+def compile_instance_catalogs(folder: Path) -> list[Path]:
+    """Compile ``<folder>/<locale>/LC_MESSAGES/instance.po`` files whose ``.mo`` is missing or
+    stale; returns the written files. A read-only folder is skipped (compile at build time)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po in sorted(folder.glob("*/LC_MESSAGES/instance.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        try:
+            with po.open("rb") as fh:
+                catalog = read_po(fh, locale=po.parent.parent.name, domain="instance")
+            with mo.open("wb") as fh:
+                write_mo(fh, catalog)
+            written.append(mo)
+        except OSError:
+            continue
+    return written
+
+
 def translation_dirs(app: Flask) -> list[tuple[Path, str]]:
     """(directory, domain) pairs, in merge order."""
     state = app.extensions["pilote"]
@@ -27,6 +49,7 @@ def translation_dirs(app: Flask) -> list[tuple[Path, str]]:
             pairs.append((folder, name))
     instance_dir = state.config.dir / "translations"
     if instance_dir.is_dir():
+        compile_instance_catalogs(instance_dir)
         pairs.append((instance_dir, "instance"))
     return pairs
 

@@ -16,7 +16,9 @@ from core.permissions import can
 from core.plugins import PluginError, call_in_order
 from core.specs import MenuItem
 
-# Default wording; an instance renames terms in ``[wording.<locale>]`` of instance.toml.
+# Default wording. An instance renames terms in its gettext domain ``instance``
+# (``translations/<locale>/LC_MESSAGES/instance.po``, msgid = the French term below), or, the
+# quick way, in ``[wording.<locale>]`` of instance.toml, which wins over the catalogs.
 TERMS = {
     "policy": _l("politique"),
     "policies": _l("politiques"),
@@ -36,7 +38,8 @@ def _state():
 
 
 def term(key: str) -> str:
-    """An instance-worded domain term (``term('policies')``)."""
+    """An instance-worded domain term (``term('policies')``): ``[wording.<locale>]`` of
+    instance.toml first, then the translation catalogs (the instance domain wins there)."""
     wording = _state().config.data["wording"].get(str(get_locale()), {})
     if key in wording:
         return wording[key]

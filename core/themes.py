@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
-from core.config import THEMES_DIR
+from core.config import REPO_ROOT, THEMES_DIR
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
 # What a theme or an instance may override: layout, components, errors, mail, and these pages.
@@ -35,6 +35,9 @@ class Theme:
     state_only: bool
     tokens: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, str] = field(default_factory=dict)
+    # extra static roots declared in ``[static] sources`` (e.g. an npm package's dist folder),
+    # searched after the theme's own ``static/``; relative paths start at the repository root
+    static_sources: tuple[Path, ...] = ()
 
     @property
     def templates(self) -> Path:
@@ -42,7 +45,13 @@ class Theme:
 
     @property
     def static(self) -> Path:
+        """The theme's own ``static/`` folder (see :attr:`static_dirs` for every root)."""
         return self.path / "static"
+
+    @property
+    def static_dirs(self) -> list[Path]:
+        """Every static root of the theme, in lookup order: ``static/``, then the sources."""
+        return [self.static, *self.static_sources]
 
 
 def load_theme(name: str, themes_dir: Path = THEMES_DIR) -> Theme:
@@ -60,7 +69,25 @@ def load_theme(name: str, themes_dir: Path = THEMES_DIR) -> Theme:
         state_only=bool(meta.get("state_only", False)),
         tokens=dict(raw.get("tokens", {})),
         overrides=dict(raw.get("overrides", {})),
+        static_sources=tuple(_source(path, s) for s in raw.get("static", {}).get("sources", [])),
     )
+
+
+def _source(theme_path: Path, source: str) -> Path:
+    """A ``[static] sources`` entry: absolute, ``./…`` (from the theme folder) or from the
+    repository root (``node_modules/…``)."""
+    candidate = Path(source)
+    if candidate.is_absolute():
+        return candidate
+    if source.startswith("./"):
+        return (theme_path / candidate).resolve()
+    return REPO_ROOT / candidate
+
+
+def static_problems(theme: Theme) -> list[str]:
+    """Declared static sources that are missing (e.g. ``npm ci`` not run)."""
+    return [f"theme {theme.name}: static source {src} not found (run `npm ci` at the repository root)"
+            for src in theme.static_sources if not src.is_dir()]
 
 
 def theme_chain(name: str, themes_dir: Path = THEMES_DIR) -> list[Theme]:

@@ -408,7 +408,7 @@ def test_instance_check_passes_on_ditp(pilote, db_url):
 
 
 BROKEN = {
-    "unknown-theme": ((('name = "base"', 'name = "no-such-theme"'),),
+    "unknown-theme": ((('name = "dsfr"', 'name = "no-such-theme"'),),
                       "[theme] name: unknown theme 'no-such-theme' (available: "),
     "plugin-not-installed": (((ENABLED_LINE, 'enabled = ["visualisation", "nope", "cartographie"]'),),
                              "[plugins] enabled[1]: plugin 'nope' is not installed"),

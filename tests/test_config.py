@@ -42,7 +42,7 @@ def test_reference_instance_is_valid():
 
 def test_copied_instance_works_without_python(copy_instance):
     path = copy_instance(('name = "Pilote"', 'name = "Pilote Occitanie"'),
-                         ('name = "base"', 'name = "base"'))
+                         ('name = "dsfr"', 'name = "base"'))
     app = create_app(path, settings={"DATABASE_URL": "sqlite://", "SECRET_KEY": "x"})
     assert app.extensions["pilote"].config.name == "Pilote Occitanie"
 
@@ -58,7 +58,7 @@ def test_unknown_key_is_located(copy_instance):
 
 
 def test_unknown_theme_lists_allowed(copy_instance):
-    message = problems(copy_instance(('name = "base"', 'name = "fancy"')))
+    message = problems(copy_instance(('name = "dsfr"', 'name = "fancy"')))
     assert "[theme] name: unknown theme 'fancy' (available: base" in message
 
 

@@ -207,7 +207,7 @@ QUOTED_ERRORS = [
     [('slug = "occitanie"', 'slug = "ditp"')],
     [('timezone = "Europe/Paris"', 'timezone = "Europe/Paris"\ncolour = "red"')],
     [('default_locale = "fr"', 'default_locale = "de"')],
-    [('[theme]\n', '[theme]\nname = "dsfr"\n'), ('name = "base"\n', '')],
+    [('name = "dsfr"\n', 'name = "fancy"\n')],
     [('"cartographie", "datapass"]', '"cartographi", "datapass"]')],
     [('enabled = ["visualisation", "cartographie", "datapass"]', 'enabled = ["visualisation", "datapass"]')],
     [(None, '\n[plugins.visualisation]\nsparkline_months = 1000\n')],
@@ -216,7 +216,7 @@ QUOTED_ERRORS = [
     [('parent = "region" }', 'parent = "regoin" }')],
     [('{ key = "nation", label = { fr = "National", en = "National" } },',
       '{ key = "nation", label = { fr = "National", en = "National" } },\n'
-      '  { key = "epci", label = "EPCI", parent = "nation" },')],
+      '  { key = "canton", label = "Canton", parent = "nation" },')],
     [('key = "priority_policy"', 'key = "Priority policy"')],
     [('session_lifetime_hours = 12', 'session_lifetime_hours = 100')],
 ]

@@ -47,7 +47,7 @@ from core.models import (
     grant_policy,
 )
 from core.seed.narrative import Narrator, Note, Place
-from core.seed.reference import NATION_CODE, default_repo_root
+from core.seed.reference import default_repo_root
 from core.seed.spec import DemoSpec, PolicySpec, load_spec
 from core.seed.trajectories import IndicatorGenerator, Point, Unit, add_months, aggregate
 
@@ -78,22 +78,35 @@ def _at(day: dt.date, hour: int = 9) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
 
-def _reference(session: Session, grid: str) -> dict[str, dict[str, Ref]]:
-    """The nation, regions and departments of the administrative ``grid``, by level and code."""
+def _reference(session: Session, grid: str, levels: tuple[str, ...]) -> dict[str, dict[str, Ref]]:
+    """The territories of ``grid`` at ``levels`` (top first), by level and code."""
     rows = session.execute(
         select(Territory.id, Territory.level, Territory.code, Territory.name, Territory.parent_id,
                Territory.population)
-        .where(Territory.grid == grid, Territory.valid_to.is_(None),
-               Territory.level.in_(["nation", "region", "department"]))
+        .where(Territory.grid == grid, Territory.valid_to.is_(None), Territory.level.in_(list(levels)))
     ).all()
     codes = {r.id: r.code for r in rows}
-    refs: dict[str, dict[str, Ref]] = {"nation": {}, "region": {}, "department": {}}
+    refs: dict[str, dict[str, Ref]] = {level: {} for level in levels}
     for r in rows:
         refs[r.level][r.code] = Ref(r.id, r.level, r.code, r.name, codes.get(r.parent_id), r.population)
-    if NATION_CODE not in refs["nation"] or not refs["region"] or not refs["department"]:
-        raise RuntimeError(f"load the reference territories (nation, region, department) of grid "
+    if any(not refs[level] for level in levels):
+        raise RuntimeError(f"load the reference territories ({', '.join(levels)}) of grid "
                            f"{grid!r} before the demo")
     return refs
+
+
+def _ensure_references(session: Session, grid: str, levels: tuple[str, ...]) -> None:
+    """Inside an app, load the instance's reference territories when the demo's grid has none
+    yet (``pilote seed demo`` loads them first; this covers grids whose loader is not ``cog``)."""
+    from flask import current_app, has_app_context
+
+    present = session.scalar(select(func.count()).select_from(Territory).where(
+        Territory.grid == grid, Territory.level == levels[-1], Territory.valid_to.is_(None)))
+    if present or not has_app_context() or "pilote" not in current_app.extensions:
+        return
+    from core.seed.grids import load_grid_references
+
+    load_grid_references(session, current_app.extensions["pilote"].config.grids)
 
 
 def _insert(session: Session, model, rows: list[dict]) -> list[int]:
@@ -124,13 +137,15 @@ def load_demo(
     today: dt.date | None = None,
     demo_password: str = DEFAULT_PASSWORD,
     reset: bool = False,
-    grid: str = "admin",
+    grid: str | None = None,
 ) -> dict[str, int]:
     """Generate the demo described by ``spec_path``; returns the row count per table.
 
     ``today`` defaults to :data:`DEFAULT_TODAY` (not the real date, so that the demo is
-    reproducible). ``grid`` is the key of the administrative grid holding the reference
-    territories. Raises :class:`DemoAlreadyLoaded` if any of its policies or users exists,
+    reproducible). ``grid`` is the key of the grid holding the reference territories (default:
+    the spec's ``[demo] grid``, itself ``admin`` by default); the spec's ``[demo] levels`` (top
+    first, default nation, region, department) say where values are generated (the last one)
+    and aggregated (the others). Raises :class:`DemoAlreadyLoaded` if any of its policies or users exists,
     unless ``reset`` (then the previous demo rows are deleted first). Does not commit.
     """
     spec = load_spec(spec_path)
@@ -139,7 +154,8 @@ def load_demo(
         if not reset:
             raise DemoAlreadyLoaded(f"demo data already loaded ({', '.join(found[:5])}…)")
         reset_demo(session, spec)
-    counts = _Loader(session, spec, seed, today or DEFAULT_TODAY, demo_password, grid).run()
+    _ensure_references(session, grid or spec.grid, spec.levels)
+    counts = _Loader(session, spec, seed, today or DEFAULT_TODAY, demo_password, grid or spec.grid).run()
     with acting_as(None, SEED_ACTOR, "seed"):
         record_bulk(session, "seed", "demo", counts)
     return counts
@@ -152,7 +168,9 @@ class _Loader:
                  grid: str):
         self.session, self.spec, self.seed, self.today = session, spec, seed, today
         self.password = password
-        self.refs = _reference(session, grid)
+        self.levels = spec.levels
+        self.top, self.steering = spec.levels[0], spec.levels[-1]
+        self.refs = _reference(session, grid, spec.levels)
         self.start = add_months(today, -12 * spec.history_years)
         self.created = _at(self.start)
         self.counts: Counter[str] = Counter()
@@ -195,7 +213,7 @@ class _Loader:
         self.add(Policy, [dict(
             code=p.code, name=p.name, short_name=p.short_name, description=p.description, kind=p.kind,
             status=p.status, group_id=groups.get(p.group), organisation_id=orgs[p.organisation],
-            territory_id=self.territory("department", p.territory).id if p.territory else None,
+            territory_id=self.territory(self.steering, p.territory).id if p.territory else None,
             is_territorialised=p.territorialised, is_public=p.is_public, targets_expected=True,
             created_at=self.created, updated_at=self.created, version=1,
         ) for p in self.spec.policies], key="code")
@@ -237,7 +255,7 @@ class _Loader:
         the local contributor as contact of its policies in its department."""
         policy_ids, rows = self.ids["policy"], []
         for p in self.spec.policies:
-            place = self.territory("department", p.territory).id if p.territory else None
+            place = self.territory(self.steering, p.territory).id if p.territory else None
             rows.append(dict(policy_id=policy_ids[p.code], territory_id=place, user_id=None,
                              role="owner", name=p.owner_name, email=p.owner_email))
         for u in self.spec.users:
@@ -249,27 +267,35 @@ class _Loader:
 
     # -- values ----------------------------------------------------------------------------
 
-    def units(self, policy: PolicySpec) -> tuple[str, list[Unit], dict[str, Unit], dict[str, Unit]]:
-        """The level and units to generate, and the department → region and → nation maps."""
+    def ancestor(self, code: str, level: str) -> str:
+        """The code of the territory of ``level`` holding the steering-level territory ``code``."""
+        ref = self.territory(self.steering, code)
+        while ref.level != level:
+            ref = self.territory(self.levels[self.levels.index(ref.level) - 1], ref.parent)
+        return ref.code
+
+    def units(self, policy: PolicySpec) -> tuple[str, list[Unit], list[tuple[str, dict[str, Unit]]]]:
+        """The level and units to generate, and for every level above the steering level (from
+        the closest up), the map from a steering-level territory to its ancestor there."""
         if policy.territory or not policy.territorialised:
-            level, code = ("department", policy.territory) if policy.territory else ("nation", NATION_CODE)
-            ref = self.territory(level, code)
-            return level, [Unit(ref.code, ref.population)], {}, {}
-        deps = sorted(self.refs["department"].values(), key=lambda r: r.code)
-        to_region = {r.code: Unit(r.code, r.population, r.parent) for r in deps}
-        to_nation = {r.code: Unit(r.code, r.population, NATION_CODE) for r in deps}
-        return "department", list(to_region.values()), to_region, to_nation
+            level, code = (self.steering, policy.territory) if policy.territory else (self.top, None)
+            ref = self.territory(level, code) if code else next(iter(
+                sorted(self.refs[self.top].values(), key=lambda r: r.code)))
+            return level, [Unit(ref.code, ref.population)], []
+        units = sorted(self.refs[self.steering].values(), key=lambda r: r.code)
+        maps = [(level, {r.code: Unit(r.code, r.population, self.ancestor(r.code, level)) for r in units})
+                for level in reversed(self.levels[:-1])]
+        return self.steering, list(maps[0][1].values()) if maps else [Unit(r.code, r.population) for r in units], maps
 
     def values(self, policy: PolicySpec) -> None:
-        level, units, to_region, to_nation = self.units(policy)
+        level, units, maps = self.units(policy)
         for ind in policy.indicators:
             gen = IndicatorGenerator(ind, self.seed, self.today, self.spec.final_target_date,
                                      self.spec.history_years)
             points, complete = gen.generate(units)
             levels = [(level, points)]
-            if to_region:
-                levels.append(("region", aggregate(complete, to_region, ind.aggregation, ind.decimals)))
-                levels.append(("nation", aggregate(complete, to_nation, ind.aggregation, ind.decimals)))
+            levels += [(upper, aggregate(complete, to_upper, ind.aggregation, ind.decimals))
+                       for upper, to_upper in maps]
             lag = ind.periodicity.months + ind.availability_delay_months
             rows = [self.value_row(ind.code, ind.source, lvl, p, lag) for lvl, pts in levels for p in pts]
             self.counts["indicator_value"] += _insert_many(self.session, IndicatorValue, rows)
@@ -299,18 +325,25 @@ class _Loader:
 
     # -- weather and comments --------------------------------------------------------------
 
+    def part(self, level: str) -> str:
+        """The level's part in the narrative: nation (top), department (steering) or region."""
+        if level == self.top:
+            return "nation"
+        return "department" if level == self.steering else "region"
+
     def places(self, policy: PolicySpec) -> list[Place]:
         if policy.territory:
-            levels = [("department", [policy.territory])]
+            levels = [(self.steering, [policy.territory])]
         else:
             levels = [(lvl, sorted(self.refs[lvl])) for lvl in policy.levels]
-        return [Place(lvl, code, self.territory(lvl, code).name) for lvl, codes in levels for code in codes]
+        return [Place(lvl, code, self.territory(lvl, code).name, self.part(lvl))
+                for lvl, codes in levels for code in codes]
 
     def author(self, policy: PolicySpec, place: Place) -> int | None:
-        """Who wrote a note: the ministry referent or the central steering at the nation, the
+        """Who wrote a note: the ministry referent or the central steering at the top level, the
         local demo users in their territories, nobody known elsewhere."""
         users = {u.role: u for u in self.spec.users}
-        if place.level == "nation":
+        if place.level == self.top:
             referent = users.get(Role.MINISTRY_REFERENT)
             if referent and referent.organisation == policy.organisation:
                 return self.user_ids[Role.MINISTRY_REFERENT]
@@ -323,10 +356,12 @@ class _Loader:
         return None
 
     def within(self, place: Place, scope: tuple[str, str]) -> bool:
+        """Is ``place`` the territory ``scope`` (level, code) or one of the territories it holds
+        at the steering level?"""
         if (place.level, place.code) == scope:
             return True
-        return place.level == "department" and scope[0] == "region" \
-            and self.territory("department", place.code).parent == scope[1]
+        return place.level == self.steering and scope[0] in self.levels \
+            and scope[0] != self.steering and self.ancestor(place.code, scope[0]) == scope[1]
 
     def narrative(self, policy: PolicySpec) -> None:
         narrator = Narrator(policy, self.spec.texts, self.seed, self.today, self.start)

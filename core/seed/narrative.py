@@ -21,7 +21,7 @@ LAST_WEATHER = {  # odds of the current rating per profile, in RATED order
     "regressing": (3, 22, 45, 30),
 }
 EARLIER_WEATHER = (30, 45, 20, 5)
-# share of territories of a level that get weather reports / comments
+# share of territories of a level that get weather reports / comments (by the level's part)
 WEATHER_COVERAGE = {"nation": 1.0, "region": 0.9, "department": 0.65}
 COMMENT_COVERAGE = {"nation": 1.0, "region": 0.0, "department": 0.12}
 NATION_TYPES = ("obstacles", "next_actions", "results_to_highlight")
@@ -33,6 +33,13 @@ class Place:
     level: str
     code: str
     name: str
+    # the level's part in the grid: "nation" (top), "department" (steering level, deepest) or
+    # "region" (any level between); empty means the level key itself
+    role: str = ""
+
+    @property
+    def part(self) -> str:
+        return self.role or self.level
 
 
 @dataclass
@@ -69,7 +76,7 @@ class Narrator:
     def covered(self, place: Place, what: str, coverage: dict[str, float]) -> bool:
         if self.policy.territory is not None:  # a structuring project: its one department
             return True
-        return self.rng(what, place.code).random() < coverage[place.level]
+        return self.rng(what, place.code).random() < coverage[place.part]
 
     def note(self, rng: random.Random, place: Place, day: dt.date, templates: list[str], **kw) -> Note:
         return Note(place, self.when(rng, day), self.fill(rng.choice(templates), rng, place, day), **kw)
@@ -101,7 +108,7 @@ class Narrator:
             if not self.covered(place, "comment-coverage", COMMENT_COVERAGE):
                 continue
             rng = self.rng("comments", place.level, place.code)
-            if place.level == "nation":
+            if place.part == "nation":
                 types = [t for t in NATION_TYPES if rng.random() < 0.8]
                 types += ["decision"] if rng.random() < 0.5 else []
             else:

@@ -125,8 +125,10 @@ def _current_ids(session: Session, grid: str, level: str) -> dict[str, int]:
     return dict(rows.all())
 
 
-def _upsert_level(session: Session, grid: str, level: str, refs: Iterable[RefTerritory]) -> int:
-    parent_ids = _current_ids(session, grid, PARENT_LEVEL[level]) if level in PARENT_LEVEL else {}
+def _upsert_level(session: Session, grid: str, level: str, refs: Iterable[RefTerritory],
+                  parent_level: str | None = None) -> int:
+    parent_level = parent_level or PARENT_LEVEL.get(level)
+    parent_ids = _current_ids(session, grid, parent_level) if parent_level else {}
     existing = {
         row.code: row
         for row in session.execute(
@@ -162,10 +164,16 @@ def load_reference_territories(
     Matches existing rows on (grid, level, code) among currently valid territories: missing
     ones are inserted, changed names, parents or populations are updated. Returns the number
     of reference territories per requested level. Does not commit.
+
+    Besides the administrative levels, the code lists give derived grids (:mod:`core.seed.grids`):
+    ``crte`` and ``epci`` (with ``commune`` then attached to its EPCI), or
+    ``gendarmerie_region``, ``departmental_group`` and ``company``; ``levels`` picks one family.
     """
-    unknown = set(levels) - set(LEVELS)
-    if unknown:
-        raise ValueError(f"unknown levels {sorted(unknown)}; expected a subset of {list(LEVELS)}")
+    if not set(levels) <= set(LEVELS):
+        # levels derived from the code lists (crte/epci, gendarmerie): see core.seed.grids
+        from core.seed.grids import load_derived_levels
+
+        return load_derived_levels(session, levels, grid=grid, data_dir=data_dir)
     refs = read_reference(Path(data_dir or cog_data_dir()).resolve())
     counts = {}
     for level in LEVELS:  # parents first

@@ -53,6 +53,7 @@ class IndicatorSpec:
 
 @dataclass(frozen=True)
 class PolicySpec:
+    # ``levels``: the grid levels of the spec, top first, the last one being the steering level
     code: str
     name: str
     short_name: str
@@ -68,17 +69,19 @@ class PolicySpec:
     owner_name: str
     owner_email: str
     indicators: tuple[IndicatorSpec, ...]
+    grid_levels: tuple[str, ...] = ALL_LEVELS
 
     @property
     def levels(self) -> tuple[str, ...]:
         """The levels where this policy has values, weights and weather."""
-        return _levels(self.territory, self.territorialised)
+        return _levels(self.territory, self.territorialised, self.grid_levels)
 
 
-def _levels(territory: str | None, territorialised: bool) -> tuple[str, ...]:
+def _levels(territory: str | None, territorialised: bool,
+            grid_levels: tuple[str, ...] = ALL_LEVELS) -> tuple[str, ...]:
     if territory:
-        return ("department",)
-    return ALL_LEVELS if territorialised else ("nation",)
+        return (grid_levels[-1],)
+    return grid_levels if territorialised else (grid_levels[0],)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,10 @@ class DemoSpec:
     policies: tuple[PolicySpec, ...]
     users: tuple[UserSpec, ...]
     texts: dict = field(default_factory=dict)
+    # the grid holding the demo's territories and its levels, top first: values are generated
+    # at the last one (the steering level) and aggregated to the others
+    grid: str = "admin"
+    levels: tuple[str, ...] = ALL_LEVELS
 
     @property
     def policy_codes(self) -> list[str]:
@@ -170,10 +177,10 @@ def _check_indicator(ind: IndicatorSpec) -> None:
         raise SpecError(f"{where}: target {ind.target} is not better than baseline {ind.baseline}")
 
 
-def _policy(raw: dict) -> PolicySpec:
+def _policy(raw: dict, grid_levels: tuple[str, ...] = ALL_LEVELS) -> PolicySpec:
     territory = raw.get("territory")
     territorialised = raw.get("territorialised", True)
-    levels = _levels(territory, territorialised)
+    levels = _levels(territory, territorialised, grid_levels)
     indicators = tuple(_indicator(i, raw, levels) for i in raw["indicators"])
     policy = PolicySpec(
         code=raw["code"],
@@ -191,6 +198,7 @@ def _policy(raw: dict) -> PolicySpec:
         owner_name=raw["owner"]["name"],
         owner_email=raw["owner"]["email"],
         indicators=indicators,
+        grid_levels=grid_levels,
     )
     if not 2 <= len(indicators) <= 5:
         raise SpecError(f"policy {policy.code}: expected 2 to 5 indicators")
@@ -218,6 +226,9 @@ def load_spec(path: Path) -> DemoSpec:
         raw = tomllib.load(fh)
     try:
         meta = raw["demo"]
+        grid_levels = tuple(meta.get("levels", ALL_LEVELS))
+        if len(grid_levels) < 1 or len(set(grid_levels)) != len(grid_levels):
+            raise SpecError(f"{path}: [demo] levels must be distinct level keys, top first")
         spec = DemoSpec(
             name=meta["name"],
             final_target_date=meta["final_target_date"],
@@ -225,9 +236,11 @@ def load_spec(path: Path) -> DemoSpec:
             email_domain=meta["email_domain"],
             organisations=tuple(raw["organisations"]),
             groups=tuple(raw["groups"]),
-            policies=tuple(_policy(p) for p in raw["policies"]),
+            policies=tuple(_policy(p, grid_levels) for p in raw["policies"]),
             users=tuple(_user(u) for u in raw["users"]),
             texts=raw["texts"],
+            grid=meta.get("grid", "admin"),
+            levels=grid_levels,
         )
     except SpecError:
         raise

@@ -16,7 +16,7 @@ CORE_STATIC = Path(__file__).resolve().parents[1] / "static"
 def _roots(kind: str, owner: str | None = None) -> list[Path]:
     state = current_app.extensions["pilote"]
     if kind == "theme":
-        return [t.static for t in state.themes]
+        return [d for t in state.themes for d in t.static_dirs]
     if kind == "instance":
         return [state.config.dir / "static"]
     if kind == "core":
