@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections import defaultdict
 from decimal import Decimal
 
 import pytest
+
+from core.testing.pytest_plugin import values_checksum as checksum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 from werkzeug.security import check_password_hash
@@ -62,18 +63,6 @@ def count(session: Session, *where, model=Territory) -> int:
 
 def territory(session: Session, level: str, code: str) -> Territory:
     return session.scalars(select(Territory).where(Territory.level == level, Territory.code == code)).one()
-
-
-def checksum(session: Session) -> str:
-    """A digest of every demo value: (indicator, territory, kind, scope, date, value)."""
-    rows = session.execute(
-        select(Indicator.code, Territory.level, Territory.code, IndicatorValue.kind,
-               IndicatorValue.target_scope, IndicatorValue.date, IndicatorValue.value)
-        .join(Indicator, Indicator.id == IndicatorValue.indicator_id)
-        .join(Territory, Territory.id == IndicatorValue.territory_id)
-    ).all()
-    lines = sorted("|".join(str(x) for x in row) for row in rows)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 @pytest.fixture(scope="module")

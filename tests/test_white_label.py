@@ -277,7 +277,7 @@ def test_gendarmerie_demo_is_deterministic(tmp_path):
     from core.db import Model, make_engine
     from core.seed import load_demo, load_reference_territories
     from sqlalchemy.orm import Session
-    from tests.test_seed import checksum
+    from core.testing.pytest_plugin import values_checksum as checksum
 
     sums = []
     for i in range(2):

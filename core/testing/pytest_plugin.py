@@ -179,6 +179,25 @@ def seed_reference(app) -> None:
     db_session().commit()
 
 
+def values_checksum(session) -> str:
+    """A digest of every stored value: (indicator, territory, kind, scope, date, value), so
+    tests can prove that a generator is deterministic."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from core.models import Indicator, IndicatorValue, Territory
+
+    rows = session.execute(
+        select(Indicator.code, Territory.level, Territory.code, IndicatorValue.kind,
+               IndicatorValue.target_scope, IndicatorValue.date, IndicatorValue.value)
+        .join(Indicator, Indicator.id == IndicatorValue.indicator_id)
+        .join(Territory, Territory.id == IndicatorValue.territory_id)
+    ).all()
+    lines = sorted("|".join(str(x) for x in row) for row in rows)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def seed_demo(app, today: dt.date = DEMO_TODAY) -> dict[str, int]:
     from core.db import session as db_session
     from core.seed.demo import load_demo
