@@ -51,6 +51,12 @@ def permission_check(user, action, resource):
         if resource is None:
             return True
         return _may_read_policy(grants, resource, user)
+    if action == "indicator.read":
+        if resource is None:
+            return True
+        if not _may_read_policy(grants, resource.policy, user):
+            return None
+        return True if resource.is_public or getattr(user, "is_authenticated", False) else None
     if action == "policy.read_draft":
         return bool(roles & DRAFT_READERS)
     if action in ("value.write", "weather.write", "comment.write"):

@@ -19,6 +19,7 @@ from core.specs import Action, GrantSpec
 CORE_ACTIONS = [
     Action("policy.read", "Voir une politique et ses données"),
     Action("policy.read_draft", "Voir les politiques en brouillon"),
+    Action("indicator.read", "Voir un indicateur et ses valeurs (public, ou après connexion)"),
     Action("value.write", "Saisir des valeurs d'indicateur"),
     Action("weather.write", "Saisir la météo et la synthèse"),
     Action("comment.write", "Écrire des commentaires"),

@@ -177,3 +177,22 @@ def test_internal_policy_is_closed_to_anonymous_visitors_only(demo_app, demo_cli
     assert demo_client.get(f"/politiques/{internal}").status_code == 302
     login(demo_client, "reader@demo.pilote.example")
     assert demo_client.get(f"/politiques/{internal}").status_code == 200
+
+
+def test_anonymous_visitors_see_only_the_public_indicators_of_a_public_policy(demo_app, demo_client):
+    from core.api import Indicator
+
+    with demo_app.app_context():
+        hidden = db_session().execute(
+            select(Policy.code, Indicator.code, Indicator.name).join(Indicator, Indicator.policy_id == Policy.id)
+            .where(Policy.is_public.is_(True), Policy.status == PolicyStatus.PUBLISHED,
+                   Indicator.is_public.is_(False)).order_by(Indicator.code)).first()
+    assert hidden, "the demo must have a non-public indicator in a public policy"
+    policy_code, indicator_code, name = hidden
+    html = demo_client.get(f"/politiques/{policy_code}").get_data(as_text=True)
+    assert indicator_code not in html and name not in html
+    chart = f"/visualisation/indicateurs/{indicator_code}/trajectoire.svg?territoire=nation-FR"
+    assert demo_client.get(chart).status_code == 302  # to the sign-in page
+    login(demo_client, "reader@demo.pilote.example")
+    assert indicator_code in demo_client.get(f"/politiques/{policy_code}").get_data(as_text=True)
+    assert demo_client.get(chart).status_code == 200

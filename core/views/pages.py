@@ -10,7 +10,7 @@ from core.db import session as db_session
 from core.engine.recompute import reference_date
 from core.figures import policy_views
 from core.models import Indicator, Policy, PolicyGroup, PolicyStatus, Territory
-from core.permissions import public, require, scope
+from core.permissions import can, public, require, scope
 
 bp = Blueprint("core", __name__)
 
@@ -102,6 +102,8 @@ def policy(code: str):
     require("policy.read", policy)
     territory = selected_territory()
     figure = policy_views(session, [policy], territory, with_indicators=True)[policy.id]
+    # anonymous visitors of a public policy see its public indicators only
+    figure.indicators = [view for view in figure.indicators if can("indicator.read", view.indicator)]
     return render_template(
         "pages/policy.html", policy=policy, figure=figure, territory=territory,
         territories=territory_choices(),

@@ -18,7 +18,7 @@ def sparkline_svg(code: str):
     indicator = db_session().scalar(select(Indicator).where(Indicator.code == code))
     if indicator is None:
         abort(404)
-    require("policy.read", indicator.policy)
+    require("indicator.read", indicator)
     level, _, tcode = request.args.get("territoire", "").partition("-")
     territory = db_session().scalar(select(Territory).where(Territory.level == level, Territory.code == tcode))
     if territory is None:
