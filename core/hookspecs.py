@@ -101,6 +101,38 @@ def user_grants(user):
 
 
 @hookspec(firstresult=True)
+def render_chart(kind, data, options):
+    """Firstresult, when a page, report or download needs a chart. ``kind`` is one of
+    ``trajectory``, ``comparison``, ``gauge``, ``weather_timeline`` (data shapes in
+    ``docs/charts.md``); ``data`` is a plain dict of what to draw, already filtered by the
+    caller's permissions; ``options`` a dict (``width``, ``height``, ``locale``…). Return a
+    :class:`core.api.RenderedFigure` (SVG, text summary, data table) or None when the kind is
+    unknown. Callers go through :func:`core.api.render_chart`, which returns None when no
+    plugin draws charts, and must then show the data table alone.
+    """
+
+
+@hookspec(firstresult=True)
+def render_map(level, values, options):
+    """Firstresult, when a page, report or download needs a map. ``level`` is a territory
+    level key; ``values`` maps territory codes to a number, a weather key or None;
+    ``options`` a dict (``title``, ``unit``, ``scale``: ``quantiles``/``deciles``/``weather``,
+    ``within``: a parent territory code, ``link``: URL template with ``{code}``). Return a
+    :class:`core.api.RenderedFigure` or None. Callers go through :func:`core.api.render_map`.
+    """
+
+
+@hookspec
+def territory_layers(level, within):
+    """Collect, when a map needs geometries. Return a GeoJSON ``FeatureCollection`` (a dict;
+    each feature's ``properties`` has ``code`` and ``name``; WGS84 longitude/latitude) for the
+    territories of ``level`` (inside the territory code ``within`` when not None), or None when
+    this plugin has no shapes for that level. When several plugins answer, the first in
+    precedence order wins for each code. Read through :func:`core.api.territory_layer`.
+    """
+
+
+@hookspec(firstresult=True)
 def user_from_request(request):
     """Firstresult, at each request without a session user. Return the
     :class:`core.models.User` identified by the request (API token, trusted header…)
@@ -150,7 +182,31 @@ def register_alert_rules():
 
 
 @hookspec
+def auth_providers():
+    """Collect, when the sign-in page or an OpenID Connect callback is served. Return a
+    :class:`core.api.AuthProvider` (or a list): an OpenID Connect provider users may sign in
+    with. The core's implementation returns the ``[auth.providers.<key>]`` tables of
+    ``instance.toml``; a plugin's key must start with ``<plugin>_``. The first provider with
+    a given key wins (plugin precedence, then the instance file).
+    """
+
+
+@hookspec
 def app_ready(app):
     """Notify, once, at the end of :func:`core.app.create_app`, when every registry is
     built. A last resort for wiring that no other hook covers.
+    """
+
+
+@hookspec
+def report_sections(report):
+    """Collect, when a PDF report is built (one-page briefs have a fixed layout and
+    do not call it). ``report`` is a :class:`core.reports.Report` (``user``,
+    ``period_start``/``period_end``,
+    ``policies``, ``territories`` and ``chapters``: the readable policy × territory pairs,
+    each with its figures), already filtered by the requesting user's permissions.
+    Return a list of :class:`core.api.ReportSection`; keys of plugins start with
+    ``<plugin>.``. The core's own sections (figures, charts, map, weather, comments,
+    alerts) come through this hook too, last. Never put in a section what ``report.user``
+    may not read.
     """

@@ -6,6 +6,7 @@ plugin (domain = plugin name), the instance (domain ``instance``, its wording).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Flask, current_app, request, session
@@ -30,8 +31,11 @@ def compile_instance_catalogs(folder: Path) -> list[Path]:
         try:
             with po.open("rb") as fh:
                 catalog = read_po(fh, locale=po.parent.parent.name, domain="instance")
-            with mo.open("wb") as fh:
+            # written aside then renamed: workers starting together never read a half-written file
+            partial = mo.with_name(f".{mo.name}.{os.getpid()}")
+            with partial.open("wb") as fh:
                 write_mo(fh, catalog)
+            os.replace(partial, mo)
             written.append(mo)
         except OSError:
             continue

@@ -29,8 +29,11 @@ def _babel(*args: str) -> None:
     CommandLineInterface().run(["pybabel", "-q", *args])
 
 
-def extract() -> None:
+def extract(only: list[str] | None = None) -> None:
+    """Refresh the catalogs (of the ``only`` domains when given, e.g. ``barometre``)."""
     for domain, sources, folder in catalogs():
+        if only and domain not in only:
+            continue
         folder.mkdir(parents=True, exist_ok=True)
         pot = folder / f"{domain}.pot"
         _babel("extract", "-F", str(ROOT / "babel.cfg"), "-k", "_l", "--no-location",
@@ -51,4 +54,8 @@ def compile_all() -> None:
 
 
 if __name__ == "__main__":
-    {"extract": extract, "compile": compile_all}[sys.argv[1] if len(sys.argv) > 1 else "compile"]()
+    command = sys.argv[1] if len(sys.argv) > 1 else "compile"
+    if command == "extract":
+        extract(sys.argv[2:] or None)
+    else:
+        compile_all()

@@ -23,6 +23,13 @@ CORE_ACTIONS = [
     Action("value.write", "Saisir des valeurs d'indicateur"),
     Action("weather.write", "Saisir la météo et la synthèse"),
     Action("comment.write", "Écrire des commentaires"),
+    Action("territory.read", "Voir les pages d'un territoire (dans son périmètre territorial)"),
+    Action("roadmap.manage", "Composer la feuille de route d'un territoire et ses projets structurants"),
+    Action("contributor.email", "Voir l'adresse électronique des contributeurs"),
+    Action("value.propose", "Proposer une valeur corrigée (validée par un référent)"),
+    Action("value.review", "Valider ou refuser les propositions de valeur (référent central)"),
+    Action("comment.feature", "Mettre en avant une réussite locale sur la page nationale d'une politique"),
+    Action("catalog.edit", "Administrer le catalogue : politiques, indicateurs, maillages"),
     Action("user.manage", "Gérer les utilisateurs et leurs habilitations"),
     Action("instance.admin", "Administrer l'instance (extensions, configuration)"),
 ]

@@ -67,6 +67,10 @@ label = {{ fr = "Freins à lever", en = "Obstacles to remove" }}
 key = "next_actions"
 label = {{ fr = "Actions à venir", en = "Next actions" }}
 
+[[comment_types]]
+key = "question"
+label = {{ fr = "Question aux référents", en = "Question to the referents" }}
+
 # Wording, the quick way (or translations/<locale>/LC_MESSAGES/instance.po, domain "instance"):
 # [wording.fr]
 # policy = "politique prioritaire"

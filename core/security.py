@@ -51,7 +51,8 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        if "frame-ancestors 'none'" in response.headers.get("Content-Security-Policy", ""):
+            response.headers.setdefault("X-Frame-Options", "DENY")  # views that allow framing say so in their CSP
         if request.endpoint and not request.endpoint.startswith("assets."):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

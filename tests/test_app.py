@@ -53,7 +53,7 @@ def test_app_boots_with_any_subset_of_plugins(make_app, subset):
 def test_installed_but_not_enabled_plugin_is_inert(make_app):
     app = make_app(plugins=["cartographie"])
     state = app.extensions["pilote"]
-    assert "visualisation.sparkline" not in state.widgets
+    assert "visualisation.trajectory" not in state.widgets
     assert "datapass.status" not in state.actions
     assert app.test_client().get("/datapass/").status_code == 404
     assert "visualisation" not in state.plugin_settings

@@ -35,7 +35,7 @@ _SCRIPT = ScriptDirectory.from_config(alembic_config("sqlite://"))
 REVISIONS = {rev.revision for rev in _SCRIPT.walk_revisions()}  # core and every installed plugin
 HEADS = set(_SCRIPT.get_heads())
 DITP_ENABLED = load_instance_config("ditp").enabled_plugins
-ENABLED_LINE = 'enabled = ["visualisation", "cartographie", "datapass"]'
+ENABLED_LINE = 'enabled = ["visualisation", "cartographie", "datapass", "barometre"]'
 CARTOGRAPHIE_TABLE = '[plugins.cartographie]\ndefault_level = "department"\n'
 COUNT_LINE = re.compile(r"^  ([a-z_]+): (\d+)$", re.M)
 

@@ -37,7 +37,7 @@ def test_reference_instance_is_valid():
     config = load_instance_config("ditp")
     assert config.slug == "ditp"
     assert config.level_keys == ["nation", "region", "department"]
-    assert config.enabled_plugins == ["visualisation", "cartographie", "datapass"]
+    assert config.enabled_plugins == ["visualisation", "cartographie", "datapass", "barometre"]
 
 
 def test_copied_instance_works_without_python(copy_instance):
@@ -63,14 +63,14 @@ def test_unknown_theme_lists_allowed(copy_instance):
 
 
 def test_unknown_plugin_lists_installed(copy_instance):
-    message = problems(copy_instance(('enabled = ["visualisation", "cartographie", "datapass"]',
+    message = problems(copy_instance(('enabled = ["visualisation", "cartographie", "datapass", "barometre"]',
                                       'enabled = ["visualisation", "cartographi"]')))
     assert ("instance.toml: [plugins] enabled[1]: plugin 'cartographi' is not installed "
-            "(installed: cartographie, datapass" in message)
+            "(installed: barometre, cartographie, datapass" in message)
 
 
 def test_settings_of_a_disabled_plugin_are_refused(copy_instance):
-    message = problems(copy_instance(('enabled = ["visualisation", "cartographie", "datapass"]',
+    message = problems(copy_instance(('enabled = ["visualisation", "cartographie", "datapass", "barometre"]',
                                       'enabled = ["visualisation", "datapass"]')))
     assert "[plugins.cartographie]: settings for a plugin that is not enabled" in message
 

@@ -1,6 +1,5 @@
 """Jobs run inline without Redis and through a real RQ queue on Redis when configured."""
 
-import socket
 import uuid
 
 import pytest
@@ -8,14 +7,7 @@ from sqlalchemy import select
 
 from core.api import JobSpec, Organisation, db_session, hookimpl
 from core.jobs import enqueue, get_queue, set_worker_app
-
-
-def redis_url():
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
-    return "redis://127.0.0.1:6379/15"
+from core.testing.support import redis_url
 
 
 def create_organisation(code):

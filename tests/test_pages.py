@@ -76,7 +76,7 @@ def test_policy_page_shows_indicators_contacts_and_chart(demo_app, demo_client):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Rhône" in html and "Valeur initiale" in html and "mailto:" in html
-    assert 'class="sparkline"' in html  # the visualisation plugin's widget in its slot
+    assert 'vis-chart--trajectory' in html  # the visualisation plugin's widget in its slot
 
 
 def test_draft_policy_is_hidden_from_readers(demo_app, demo_client):

@@ -26,3 +26,6 @@ class AuditEntry(Model):
     entity_id: Mapped[str] = mapped_column(String(80), default="")
     changes: Mapped[dict] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), default=dict)
     channel: Mapped[str] = mapped_column(String(20), default="")
+    # where from: the client address and user agent of the request (empty for jobs and the CLI)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")

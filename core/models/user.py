@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Model, UTCDateTime, utcnow
@@ -35,6 +35,7 @@ class User(Model):
     """A person (or a service account) who signs in to Pilote."""
 
     __tablename__ = "user_account"
+    __table_args__ = (UniqueConstraint("external_provider", "external_subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -45,6 +46,9 @@ class User(Model):
     locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the OpenID Connect provider key and ``sub`` of the last sign-in through a provider
+    external_provider: Mapped[str | None] = mapped_column(String(40))
+    external_subject: Mapped[str | None] = mapped_column(String(255))
 
     grants: Mapped[list[Grant]] = relationship(
         back_populates="user", foreign_keys="Grant.user_id", cascade="all, delete-orphan"
@@ -93,3 +97,30 @@ class Grant(Model):
     territory = relationship("Territory")
     organisation = relationship("Organisation")
     policies = relationship("Policy", secondary=grant_policy)
+
+
+class LoginFailure(Model):
+    """A failed local sign-in, kept a short while to throttle guessing (per account and per IP,
+    in the database so that every worker sees the same counts)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_email_at", "email", "at"), Index("ix_login_failure_ip_at", "ip", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str] = mapped_column(String(45))
+
+
+class PasswordReset(Model):
+    """A single-use, expiring password-reset link; only the hash of its token is stored."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(45), default="")

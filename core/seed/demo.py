@@ -156,6 +156,9 @@ def load_demo(
         reset_demo(session, spec)
     _ensure_references(session, grid or spec.grid, spec.levels)
     counts = _Loader(session, spec, seed, today or DEFAULT_TODAY, demo_password, grid or spec.grid).run()
+    from core.help.seed import seed_help  # default help pages and FAQ (docs/help.md), idempotent
+
+    seed_help(session, audit=False)
     with acting_as(None, SEED_ACTOR, "seed"):
         record_bulk(session, "seed", "demo", counts)
     return counts

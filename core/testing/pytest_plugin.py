@@ -80,6 +80,23 @@ class DatabaseFactory:
         self.created.append(name)
         return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
 
+    def clone(self, url: str) -> str:
+        """A new database holding a copy of ``url``'s (whose connections must all be closed)."""
+        n = next(_counter)
+        if not self.server_url:
+            source = url.removeprefix("sqlite:///")
+            target = str(self.tmp_dir / f"db{n}.sqlite3")
+            shutil.copy(source, target)
+            return f"sqlite:///{target}"
+        source = make_url(url).database
+        name = f"pilote_test_{os.getpid()}_{n}"
+        admin = self._admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+        admin.dispose()
+        self.created.append(name)
+        return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+
     def drop_all(self) -> None:
         if not self.server_url or not self.created:
             return
@@ -241,6 +258,16 @@ def login(client, email: str, password: str = DEMO_PASSWORD):
 
 
 @pytest.fixture
+def smtp_server():
+    """A real local SMTP server (aiosmtpd) accepting pilote/smtp-pass: (controller, inbox)."""
+    from core.testing.support import start_smtp_server
+
+    controller, inbox = start_smtp_server()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.fixture
 def demo_client(demo_app):
     return demo_app.test_client()
 
@@ -255,6 +282,30 @@ def live_server(demo_app):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page) -> list[tuple]:
+    """WCAG 2.1 A/AA violations axe-core finds on ``page`` (skips when axe-core is not installed)."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (npm ci)")
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+    )
+    return [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+
+
+def sign_in(page, base_url: str, email: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in through the login form in the browser and wait for the home page."""
+    page.goto(f"{base_url}/connexion")
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(f"{base_url}/")
 
 
 @pytest.fixture(scope="session")

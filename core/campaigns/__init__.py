@@ -1,0 +1,1 @@
+"""Review campaigns: opening, what contributors owe, reminders and frozen snapshots."""
