@@ -42,3 +42,19 @@ def test_catalogs_are_compiled_by_the_build(domain, sources, folder):
     po = folder / "en" / "LC_MESSAGES" / f"{domain}.po"
     mo = po.with_suffix(".mo")
     assert mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime, "`make install` (python -m core.i18n_build compile) compiles catalogs"
+
+
+def test_no_translation_call_inside_an_f_string():
+    """Babel's extractor on Python 3.11 does not look inside f-strings: a ``_()`` there is never
+    extracted, so the English interface would show French."""
+    import ast
+
+    calls = {"_", "_l", "gettext", "ngettext", "lazy_gettext", "pgettext"}
+    found = []
+    for path in sorted([*ROOT.glob("core/**/*.py"), *ROOT.glob("plugins/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.Call) and getattr(inner.func, "id", None) in calls:
+                        found.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
+    assert not found, f"move these translation calls out of their f-string: {found}"

@@ -329,7 +329,8 @@ def _layout(by_area: dict[str, list[str]]) -> list[Frame]:
 def _territory(code, path_data, name, shown, classification, uid, link, stroke) -> str:
     index = classification.class_of.get(code)
     fill = classification.classes[index].colour if index is not None else f"url(#{uid}-nodata-map)"
-    label = f"{name} ({code}) : {shown if index is not None else _('pas de donnée')}"
+    value = shown if index is not None else _("pas de donnée")
+    label = f"{name} ({code}) : {value}"
     path = (f'<path d="{path_data}" fill="{fill}" fill-rule="evenodd" stroke="#ffffff" '
             f'stroke-width="{stroke}" data-code="{escape(code)}"><title>{escape(label)}</title></path>')
     if link:

@@ -63,7 +63,8 @@ def draw(data: dict[str, Any], options: dict[str, Any]) -> RenderedFigure:
     for index, bar in enumerate(bars):
         cy = top + index * row
         label, value, highlight = bar.get("label", ""), bar["value"], bool(bar.get("highlight"))
-        tip = title(f"{label} : {fmt(value) if value is not None else _('non disponible')}")
+        shown = fmt(value) if value is not None else _("non disponible")
+        tip = title(f"{label} : {shown}")
         weight = "bold" if highlight else None
         parts = [text(left - 8, cy + row * 0.68, ("▶ " if highlight else "") + _short(label), text_anchor="end",
                       font_weight=weight)]
