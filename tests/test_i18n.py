@@ -58,3 +58,18 @@ def test_no_translation_call_inside_an_f_string():
                     if isinstance(inner, ast.Call) and getattr(inner.func, "id", None) in calls:
                         found.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
     assert not found, f"move these translation calls out of their f-string: {found}"
+
+
+def test_alert_labels_follow_the_interface_language(demo_client):
+    """Alert labels are translated when shown: French by default, English with ?lang=en, and the
+    CSV export (which joins them) works in both."""
+    french = demo_client.get("/?lang=fr").get_data(as_text=True)
+    assert "Mise à jour des données requise" in french or "Météo dégradée" in french
+    english = demo_client.get("/?lang=en").get_data(as_text=True)
+    assert "Mise à jour des données requise" not in english and "Météo dégradée" not in english
+    assert "Data update required" in english or "Weather downgraded" in english
+    export = demo_client.get("/export/politiques.csv?lang=en")
+    assert export.status_code == 200
+    rows = export.get_data(as_text=True)
+    assert "Weather downgraded" in rows or "Data update required" in rows
+    assert "Météo dégradée" not in rows and "Mise à jour des données requise" not in rows

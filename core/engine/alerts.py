@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import Callable, Iterable, Sequence
 
 from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -131,7 +132,7 @@ class AlertRule:
     a raised alert. Plugin keys start with ``<plugin>.`` or ``<plugin>_``."""
 
     key: str
-    label: str
+    label: str  # may be a lazy string, translated when shown
     applies_at: frozenset[str] | None
     check: Callable[[AlertContext], bool]
     detail: Callable[[AlertContext], str] | None = None
@@ -155,7 +156,7 @@ class Alert:
     """A raised alert: rule ``key`` and ``label`` for one policy in one territory."""
 
     key: str
-    label: str
+    label: str  # may be a lazy string, translated when shown
     policy_id: int
     territory_id: int
     detail: str = ""
@@ -171,35 +172,35 @@ def _fmt(value: Decimal | None) -> str:
 
 CORE_ALERT_RULES: list[AlertRule] = [
     AlertRule(
-        "progress_not_computable", "Taux d'avancement non calculé", frozenset({TOP}),
+        "progress_not_computable", _l("Taux d'avancement non calculé"), frozenset({TOP}),
         lambda c: c.targets_expected and c.overall is None,
         lambda c: (c.figure.reason if c.figure and c.figure.reason else "no_figure"),
     ),
     AlertRule(
-        "no_departmental_progress", "Absence de taux d'avancement départemental", frozenset({TOP}),
+        "no_departmental_progress", _l("Absence de taux d'avancement départemental"), frozenset({TOP}),
         lambda c: c.targets_expected and c.departments_applicable and c.departments_with_progress == 0,
     ),
     AlertRule(
-        "gap_to_median", "Écart de plus de 10 points sous la médiane", frozenset({BELOW_TOP}),
+        "gap_to_median", _l("Écart de plus de 10 points sous la médiane"), frozenset({BELOW_TOP}),
         lambda c: c.gap_to_median is not None and c.gap_to_median < GAP_THRESHOLD,
         lambda c: f"{_fmt(c.gap_to_median)} points",
     ),
     AlertRule(
-        "falling_trend", "Taux d'avancement en baisse", frozenset({BELOW_TOP}),
+        "falling_trend", _l("Taux d'avancement en baisse"), frozenset({BELOW_TOP}),
         lambda c: c.trend == "down",
         lambda c: (f"{_fmt(c.figure.previous_overall)} → {_fmt(c.overall)}" if c.figure else ""),
     ),
     AlertRule(
-        "weather_not_set", "Météo et synthèse des résultats non renseignées", None,
+        "weather_not_set", _l("Météo et synthèse des résultats non renseignées"), None,
         lambda c: c.weather is None or c.weather is Weather.NOT_SET,
     ),
     AlertRule(
-        "data_stale", "Mise à jour des données requise", None,
+        "data_stale", _l("Mise à jour des données requise"), None,
         lambda c: bool(c.stale_indicators),
         lambda c: ", ".join(c.stale_indicators),
     ),
     AlertRule(
-        "weather_downgraded", "Météo dégradée", None,
+        "weather_downgraded", _l("Météo dégradée"), None,
         lambda c: (c.weather is not None and c.previous_weather is not None
                    and c.weather.rank > c.previous_weather.rank),
         lambda c: f"{c.previous_weather.value} → {c.weather.value}",

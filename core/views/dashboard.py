@@ -171,7 +171,7 @@ def build_dashboard(session: Session, territory: Territory, filters: DashboardFi
 
 
 def alert_labels() -> dict[str, str]:
-    return {rule.key: rule.label for rule in registered_alert_rules()}
+    return {rule.key: str(rule.label) for rule in registered_alert_rules()}
 
 
 def export_table(board: Dashboard) -> Table:
