@@ -2,7 +2,7 @@
 #   make demo   installs everything and starts the reference instance with demo data (SQLite)
 #   make test   runs the whole test suite (SQLite, then PostgreSQL when 127.0.0.1:5432 answers)
 
-PYTHON   ?= python3
+PYTHON   ?= $(shell tools/find-python)
 VENV     ?= .venv
 INSTANCE ?= ditp
 HOST     ?= 127.0.0.1
