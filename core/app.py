@@ -73,7 +73,7 @@ def create_app(
     state.plugin_settings = _validated_plugin_settings(config, pm)
     state.db.init_app(app)
 
-    from core import i18n, security, templating, views
+    from core import gc_guard, i18n, security, templating, views
 
     i18n.init_app(app)
     CSRFProtect(app)
@@ -84,6 +84,7 @@ def create_app(
     views.register(app)
     _register_plugin_blueprints(app)
     pm.hook.app_ready(app=app)
+    gc_guard.install(app)
     return app
 
 

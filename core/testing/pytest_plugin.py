@@ -333,6 +333,13 @@ def page(browser):
     context.close()
 
 
+def pytest_runtest_teardown(item, nextitem):
+    """Collect garbage between tests when the CPython 3.11 guard holds automatic GC off."""
+    from core.gc_guard import collect_if_due
+
+    collect_if_due()
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "instance(slug): instance of the app fixture")
     config.addinivalue_line("markers", "plugins(*names): enabled plugins of the app fixture")
