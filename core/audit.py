@@ -31,8 +31,9 @@ _origin: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
 )
 SKIPPED = {"audit_entry", "login_failure"}
 SECRET_ATTRS = {"password_hash", "token_hash"}
-# Columns kept out of the log for one table only (a mail body may hold a reset link).
-SECRET_COLUMNS = {"mail_message": {"text", "html"}}
+# Columns kept out of the log for one table only (a mail body may hold a reset link, and the
+# unsubscribe link's token turns off a kind of e-mail without signing in).
+SECRET_COLUMNS = {"mail_message": {"text", "html", "unsubscribe_url"}}
 
 
 @contextlib.contextmanager

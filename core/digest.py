@@ -280,7 +280,8 @@ def send_weekly_digests(now: dt.datetime | None = None, *, force: bool = False) 
             text = render_template("mail/digest.txt", **context)
             html = render_template("mail/digest.html", **context)
         try:
-            if send_mail([user.email], subject, text, html, dedupe_key=key):
+            if send_mail([user.email], subject, text, html, dedupe_key=key,
+                         unsubscribe=context["unsubscribe_url"]):
                 report["sent"] += 1
             else:
                 report["already"] += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -24,11 +25,19 @@ from core.specs import JobSpec
 
 log = logging.getLogger(__name__)
 JOB = "core.deliver_mail"
+# Headers stored verbatim (``set_raw``) are written as they are: a List-Unsubscribe URL longer
+# than 78 characters would otherwise be refolded into RFC 2047 encoded words, which mail
+# providers do not decode. Headers set with ``email[name] = value`` are folded as before.
+_POLICY = email_policy.default.clone(refold_source="none")
 
 
 def send_mail(to: list[str], subject: str, text: str, html: str | None = None, *,
-              dedupe_key: str | None = None) -> bool:
+              dedupe_key: str | None = None, unsubscribe: str | None = None) -> bool:
     """Queue a message to ``to``; False (and nothing sent) when ``dedupe_key`` was used before.
+
+    ``unsubscribe``: the absolute one-click unsubscribe link of a mail about a preference kind
+    (:func:`core.preferences.unsubscribe_url`); it becomes the ``List-Unsubscribe`` and
+    ``List-Unsubscribe-Post`` headers (RFC 2369, RFC 8058). Leave it out for transactional mail.
 
     The message is stored and the current database session is committed (call it after your
     own writes are committed), then its delivery is queued. Delivery failures never raise
@@ -39,12 +48,15 @@ def send_mail(to: list[str], subject: str, text: str, html: str | None = None, *
     recipients = [address.strip() for address in to if address and address.strip()]
     if not recipients:
         raise ValueError("send_mail needs at least one recipient")
+    if unsubscribe is not None and not _header_safe_url(unsubscribe):
+        raise ValueError("the unsubscribe link must be an absolute http(s) URL (ASCII, no spaces)")
     session = db_session()
     if dedupe_key is not None and session.scalar(
             select(MailMessage.id).where(MailMessage.dedupe_key == dedupe_key)) is not None:
         return False
     message = MailMessage(recipients=recipients, subject=subject[:300], text=text, html=html,
-                          dedupe_key=dedupe_key, status=MailStatus.QUEUED)
+                          dedupe_key=dedupe_key, unsubscribe_url=unsubscribe,
+                          status=MailStatus.QUEUED)
     session.add(message)
     try:
         session.commit()
@@ -57,6 +69,12 @@ def send_mail(to: list[str], subject: str, text: str, html: str | None = None, *
     return True
 
 
+def _header_safe_url(url: str) -> bool:
+    """An absolute http(s) URL that can go verbatim into a header (ASCII, no spaces, no <>)."""
+    return (url.startswith(("https://", "http://")) and len(url) <= 900 and url.isascii()
+            and url.isprintable() and not any(c in url for c in " <>"))
+
+
 def smtp_settings() -> dict | None:
     """The ``[mail]`` table when an SMTP host is configured, else None (capture)."""
     settings = current_app.extensions["pilote"].config.data["mail"]
@@ -64,12 +82,16 @@ def smtp_settings() -> dict | None:
 
 
 def build_message(message: MailMessage, sender: str) -> EmailMessage:
-    email = EmailMessage()
+    email = EmailMessage(policy=_POLICY)
     email["From"] = sender
     email["To"] = ", ".join(message.recipients)
     email["Subject"] = message.subject
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    if message.unsubscribe_url:
+        # RFC 2369 link, and RFC 8058: providers POST "List-Unsubscribe=One-Click" to that URL
+        email.set_raw("List-Unsubscribe", f"<{message.unsubscribe_url}>")
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.text)
     if message.html:
         email.add_alternative(message.html, subtype="html")

@@ -149,10 +149,11 @@ def _remind_campaign(session, campaign: Campaign, now: dt.datetime) -> dict[str,
             counts["skipped"] += 1
             continue
         key = f"campaign:{campaign.code}:{stage}:{due.isoformat()}:{zone}:user:{uid}"
+        unsubscribe = _unsubscribe(uid, kind)
         with force_locale(user.locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "fr")):
             subject, text = _message(campaign, stage, due, cells, policies, indicators, owers)
-            text += "\n" + _("Ne plus recevoir ces courriels : %(url)s", url=_unsubscribe(uid, kind))
-        if send_mail([user.email], subject, text, dedupe_key=key):
+            text += "\n" + _("Ne plus recevoir ces courriels : %(url)s", url=unsubscribe)
+        if send_mail([user.email], subject, text, dedupe_key=key, unsubscribe=unsubscribe):
             counts[stage] += 1
     return counts
 

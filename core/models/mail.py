@@ -35,3 +35,6 @@ class MailMessage(Model):
         default=MailStatus.QUEUED)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(String(500))
+    # absolute one-click unsubscribe link of a mail about a preference kind (List-Unsubscribe);
+    # None for transactional mail (password reset, access requests)
+    unsubscribe_url: Mapped[str | None] = mapped_column(String(1000))

@@ -42,11 +42,27 @@ def mail_notified(user_ids, *, subject: str, text: str, url: str, key: str) -> i
         if not wants(user, "notification"):  # « Mon compte › Préférences de courriel »
             continue
         try:
-            sent += bool(send_mail([user.email], subject, f"{text}\n\n{link}\n",
-                                   dedupe_key=f"{key}:{user.id}"))
+            unsubscribe = _unsubscribe_link(user.id, "notification")
+            body = "{}\n\n{}\n\n{}\n".format(
+                text, link, _("Ne plus recevoir ces courriels : %(url)s", url=unsubscribe))
+            sent += bool(send_mail([user.email], subject, body, dedupe_key=f"{key}:{user.id}",
+                                   unsubscribe=unsubscribe))
         except Exception:  # noqa: BLE001 - a mail failure never undoes the committed write
             log.exception("notification e-mail to user %s failed", user.id)
     return sent
+
+
+def _unsubscribe_link(user_id: int, kind: str) -> str:
+    """The absolute one-click unsubscribe link of ``kind`` (also from a job, without request)."""
+    from flask import current_app, has_request_context
+
+    from core.preferences import site_root, unsubscribe_url
+
+    root = site_root()
+    if has_request_context():
+        return unsubscribe_url(user_id, kind, root)
+    with current_app.test_request_context("/"):
+        return unsubscribe_url(user_id, kind, root)
 
 
 @bp.app_template_global()

@@ -2,12 +2,15 @@
 
 The unsubscribe link carries a signed token (user × kind): it works without signing in and
 turns off that kind only. Opening it shows one button (a POST): mail scanners that prefetch
-links therefore never unsubscribe anybody by themselves.
+links therefore never unsubscribe anybody by themselves. Mail providers that read the
+``List-Unsubscribe-Post`` header (RFC 8058) POST ``List-Unsubscribe=One-Click`` to the same URL
+without any CSRF token: the signed token of the URL is the authorisation for that POST only;
+the browser form keeps its CSRF check.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -50,14 +53,30 @@ def _from_token(token: str) -> tuple[User, str]:
     return user, found[1]
 
 
+def _one_click() -> bool:
+    """The RFC 8058 one-click POST of a mail provider (body ``List-Unsubscribe=One-Click``)."""
+    return request.method == "POST" and request.form.get("List-Unsubscribe") == "One-Click"
+
+
+def _check_csrf() -> None:
+    """The check Flask-WTF would have made (the view is exempt for the one-click POST only)."""
+    config = current_app.config
+    if config.get("WTF_CSRF_ENABLED", True) and config.get("WTF_CSRF_CHECK_DEFAULT", True):
+        current_app.extensions["csrf"].protect()  # raises CSRFError (400) when missing or wrong
+
+
 @bp.route("/courriels/desabonnement/<token>", methods=["GET", "POST"])
 def unsubscribe(token: str):
-    """GET: the one button to stop this kind of e-mail; POST: stop it (no sign-in needed)."""
+    """GET: the one button to stop this kind of e-mail; POST: stop it (no sign-in needed).
+    A POST carries the form's CSRF token, or is a mail provider's RFC 8058 one-click POST."""
     user, kind = _from_token(token)
     done = False
     if request.method == "POST":
+        one_click = _one_click()
+        if not one_click:
+            _check_csrf()
         session = db_session()
-        with audit.acting_as(user.id, user.email, "form"):
+        with audit.acting_as(user.id, user.email, "one-click" if one_click else "form"):
             set_preference(session, user.id, kind, False)
             session.commit()
         done = True
@@ -66,3 +85,12 @@ def unsubscribe(token: str):
 
 
 unsubscribe.pilote_permission = "public"
+
+
+@bp.record_once
+def _exempt_unsubscribe_from_csrf(state) -> None:
+    """Flask-WTF checks every POST before the view runs; this view makes that check itself,
+    for every POST but the one-click one (see :func:`_check_csrf`)."""
+    csrf = state.app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(unsubscribe)
