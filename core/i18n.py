@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import Babel
 from flask_login import current_user
 
@@ -60,6 +60,8 @@ def translation_dirs(app: Flask) -> list[tuple[Path, str]]:
 
 def select_locale() -> str:
     locales = current_app.extensions["pilote"].config.locales
+    if not has_request_context():  # jobs and commands: the instance default (or force_locale)
+        return current_app.extensions["pilote"].config.default_locale
     chosen = request.args.get("lang")
     if chosen in locales:
         session[LOCALE_SESSION_KEY] = chosen
