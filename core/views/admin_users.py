@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, DateField, EmailField, SelectField, SelectMultipleField, StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from core import audit
@@ -58,12 +59,12 @@ def _grants():
 
 def _fill_choices(form: GrantForm) -> None:
     session = db_session()
-    form.role.choices = [(r.value, role_label(r)) for r in delegation.grantable_roles(_grants())]
-    form.organisation.choices = [("", _("Aucune"))] + [
-        (str(o.id), f"{o.acronym} — {o.name}")
+    form.role.choices = [SelectChoice(r.value, role_label(r)) for r in delegation.grantable_roles(_grants())]
+    form.organisation.choices = [SelectChoice("", _("Aucune"))] + [
+        SelectChoice(str(o.id), f"{o.acronym} — {o.name}")
         for o in session.scalars(select(Organisation).order_by(Organisation.acronym))]
     form.policies.choices = [
-        (str(p.id), f"{p.code} — {p.name}")
+        SelectChoice(str(p.id), f"{p.code} — {p.name}")
         for p in session.scalars(select(Policy).where(scope("policy.read", Policy)).order_by(Policy.code))]
 
 
@@ -153,7 +154,7 @@ def create():
     grants = _grants()
     needs_grant = not delegation.manages_everyone(grants)
     if not needs_grant:  # global managers may create an account without any grant
-        form.role.choices = [("", _("Aucune habilitation pour l'instant"))] + form.role.choices
+        form.role.choices = [SelectChoice("", _("Aucune habilitation pour l'instant"))] + form.role.choices
         form.role.validators = [Optional()]
     status = 200
     if request.method == "POST":

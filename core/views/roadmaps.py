@@ -16,6 +16,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import DecimalField, FieldList, FormField, SelectField, StringField, TextAreaField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from core.db import session as db_session
@@ -88,8 +89,8 @@ def edit(level: str, code: str):
                            candidates=roadmap_candidates(session), selected=selected, projects=projects)
 
 
-CATEGORIES = [(IndicatorCategory.IMPACT.value, _l("Impact")),
-              (IndicatorCategory.REALISATION.value, _l("Réalisation"))]
+CATEGORIES = [SelectChoice(IndicatorCategory.IMPACT.value, _l("Impact")),
+              SelectChoice(IndicatorCategory.REALISATION.value, _l("Réalisation"))]
 
 
 class ProjectIndicatorForm(FlaskForm):
@@ -172,8 +173,8 @@ def new_project(level: str, code: str):
     territory = find_territory(level, code)
     require("roadmap.manage", territory)
     form = ProjectForm()
-    form.organisation.choices = [(0, _("— aucun —"))] + [
-        (o.id, f"{o.acronym} – {o.name}") for o in session.scalars(select(Organisation).order_by(Organisation.acronym))]
+    form.organisation.choices = [SelectChoice(0, _("— aucun —"))] + [
+        SelectChoice(o.id, f"{o.acronym} – {o.name}") for o in session.scalars(select(Organisation).order_by(Organisation.acronym))]
     if form.validate_on_submit():
         project = create_project(session, territory, form, current_user.id)
         session.commit()

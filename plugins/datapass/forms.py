@@ -7,6 +7,7 @@ import datetime as dt
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField, SelectMultipleField, TextAreaField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from core.api import Role
@@ -27,7 +28,7 @@ TERRITORIAL = {Role.PREFECT.value, Role.TERRITORIAL_COORDINATOR.value, Role.LOCA
 class RequestForm(FlaskForm):
     """Ask for a role on territories and policies, until a date, with a justification."""
 
-    role = SelectField(_l("Profil demandé"), choices=[(r.value, ROLE_LABELS[r]) for r in REQUESTABLE],
+    role = SelectField(_l("Profil demandé"), choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in REQUESTABLE],
                        validators=[DataRequired()])
     territories = SelectMultipleField(
         _l("Territoires"),

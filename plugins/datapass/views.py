@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
+from wtforms.fields import SelectChoice
 
 from core.api import (Organisation, Policy, PolicyStatus, Role, Territory, can, db_session,
                       effective_grants, enqueue,
@@ -62,13 +63,13 @@ def _territory_choices() -> list[Territory]:
 def _fill_choices(form: RequestForm) -> dict:
     session = db_session()
     territories = _territory_choices()
-    form.territories.choices = [(t.key, f"{t.name} ({t.code})" if t.level != "nation" else t.name)
+    form.territories.choices = [SelectChoice(t.key, f"{t.name} ({t.code})" if t.level != "nation" else t.name)
                                 for t in territories]
     organisations = session.scalars(select(Organisation).order_by(Organisation.name)).all()
-    form.organisation.choices = [("", _("Aucun"))] + [(o.code, o.name) for o in organisations]
+    form.organisation.choices = [SelectChoice("", _("Aucun"))] + [SelectChoice(o.code, o.name) for o in organisations]
     policies = session.scalars(select(Policy).where(Policy.status == PolicyStatus.PUBLISHED)
                                .order_by(Policy.code)).all()
-    form.policies.choices = [(p.code, f"{p.code} – {p.name}") for p in policies]
+    form.policies.choices = [SelectChoice(p.code, f"{p.code} – {p.name}") for p in policies]
     return {"territories": {t.key: t for t in territories}, "organisations": {o.code: o for o in organisations},
             "policies": {p.code: p for p in policies}}
 
