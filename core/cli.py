@@ -234,12 +234,14 @@ def worker(app, burst):
     """Run background jobs from Redis (PILOTE_REDIS_URL must be set)."""
     from rq import Worker
 
+    from core import gc_guard
     from core.jobs import get_queue, set_worker_app
 
     queue = get_queue(app)
     if queue is None:
         raise click.ClickException("PILOTE_REDIS_URL is not set: jobs run inline, no worker needed")
     set_worker_app(app)
+    gc_guard.for_forking_worker()
     Worker([queue], connection=queue.connection).work(burst=burst)
 
 

@@ -44,3 +44,13 @@ def install(app) -> None:
         return
     gc.disable()
     app.teardown_appcontext(collect_if_due)
+
+
+def for_forking_worker() -> None:
+    """``pilote worker``: its parent process only waits on Redis and forks a child per job, so it
+    gets automatic collection back (it would otherwise never collect); each forked child, which
+    runs the job in an application context, starts with automatic collection off again."""
+    if gc.isenabled() or not wanted():
+        return
+    gc.enable()
+    os.register_at_fork(after_in_child=gc.disable)

@@ -101,3 +101,24 @@ def test_collect_if_due_follows_the_thresholds():
     finally:
         if was:
             gc.enable()
+
+
+def test_a_forking_worker_collects_in_its_parent_and_not_in_job_children():
+    script = textwrap.dedent('''
+        import gc, os
+        from core import gc_guard
+        gc.disable()                      # what create_app did under the guard
+        gc_guard.for_forking_worker()
+        parent = gc.isenabled()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(write, b"1" if gc.isenabled() else b"0")
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(parent, os.read(read, 1).decode())
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PILOTE_GC_GUARD": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "0"]
