@@ -10,8 +10,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from core.testing.pytest_plugin import DEMO_TODAY, login
-from core.testing.support import email, seeded_app
+from core.testing.pytest_plugin import DEMO_TODAY
+from core.testing.support import client_as, email, seeded_app
 
 POLICY_PAGE = "/politiques/CH-201?territoire=department-69"
 SECRET_75 = "Signalement confidentiel Paris 7c1f"
@@ -24,12 +24,6 @@ def app(database_factory):
     _write_activity(application)
     yield application
     application.extensions["pilote"].db.dispose()
-
-
-def client_as(app, role):
-    client = app.test_client()
-    assert login(client, email(role)).status_code == 302
-    return client
 
 
 def ids(app):

@@ -12,7 +12,7 @@ import tomli_w
 from sqlalchemy import select
 
 from core.testing.pytest_plugin import login
-from core.testing.support import email, seeded_app
+from core.testing.support import client_as, email, seeded_app
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +20,6 @@ def app(database_factory):
     application = seeded_app(database_factory)
     yield application
     application.extensions["pilote"].db.dispose()
-
-
-def client_as(app, role):
-    client = app.test_client()
-    assert login(client, email(role)).status_code == 302
-    return client
 
 
 def form_of(html: str) -> dict:

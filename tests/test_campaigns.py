@@ -14,8 +14,7 @@ from core.db import session as db_session, utcnow
 from core.models import (Campaign, CampaignSnapshot, CampaignStatus, Channel, Comment, Indicator,
                          IndicatorValue, IndicatorValueRevision, Policy, Territory, User, ValueKind,
                          Weather, WeatherReport)
-from core.testing.pytest_plugin import login
-from core.testing.support import email, make_gaps, seeded_app
+from core.testing.support import client_as, email, make_gaps, seeded_app
 
 # "now" in these tests is PILOTE_TODAY (2026-11-01) at noon UTC: due dates in late October are passed
 DUE = {"due_department": "2026-10-28", "due_region": "2026-10-30"}
@@ -28,12 +27,6 @@ def app(database_factory):
         make_gaps("CH-101", "69", [dt.date(2026, 5, 1), dt.date(2026, 6, 1)])
     yield application
     application.extensions["pilote"].db.dispose()
-
-
-def client_as(app, role):
-    client = app.test_client()
-    assert login(client, email(role)).status_code == 302
-    return client
 
 
 def policy(code) -> Policy:

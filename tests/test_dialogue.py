@@ -8,8 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from core.testing.pytest_plugin import login
-from core.testing.support import email, seeded_app
+from core.testing.support import client_as, email, query, seeded_app
 
 PAGE = "/politiques/CH-201?territoire=department-69"
 
@@ -19,12 +18,6 @@ def app(database_factory):
     application = seeded_app(database_factory)
     yield application
     application.extensions["pilote"].db.dispose()
-
-
-def client_as(app, role):
-    client = app.test_client()
-    assert login(client, email(role)).status_code == 302
-    return client
 
 
 def target(app, policy="CH-201", level="department", code="69"):
@@ -42,13 +35,6 @@ def user_id(app, role):
 
     with app.app_context():
         return session().scalar(select(User.id).where(User.email == email(role)))
-
-
-def query(app, statement):
-    from core.db import session
-
-    with app.app_context():
-        return session().execute(statement).all()
 
 
 def test_comment_with_a_mention_is_escaped_linked_and_notifies_once(app):

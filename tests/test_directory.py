@@ -10,8 +10,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from core.testing.pytest_plugin import login
-from core.testing.support import email, seeded_app
+from core.testing.support import client_as, email, seeded_app
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +18,6 @@ def app(database_factory):
     application = seeded_app(database_factory)
     yield application
     application.extensions["pilote"].db.dispose()
-
-
-def client_as(app, role):
-    client = app.test_client()
-    assert login(client, email(role)).status_code == 302
-    return client
 
 
 def csv_rows(response) -> list[dict]:

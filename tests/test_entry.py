@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.testing.pytest_plugin import login
-from core.testing.support import email, seeded_app
+from core.testing.support import client_as, email, seeded_app
 
 POLICY_URL = "/politiques/CH-101?territoire=department-69"
 
@@ -18,12 +18,6 @@ def app(database_factory):
     application = seeded_app(database_factory)
     yield application
     application.extensions["pilote"].db.dispose()
-
-
-def client_as(app, role):
-    client = app.test_client()
-    assert login(client, email(role)).status_code == 302
-    return client
 
 
 def ids(app, indicator="IND-1011", level="department", code="69"):

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core.testing.pytest_plugin import login
-from core.testing.support import email, seeded_app
+from core.testing.support import client_as, email, query, seeded_app
 
 
 @pytest.fixture(scope="module")
@@ -16,20 +15,6 @@ def app(database_factory):
     application = seeded_app(database_factory)
     yield application
     application.extensions["pilote"].db.dispose()
-
-
-def client_as(app, role=None):
-    client = app.test_client()
-    if role:
-        assert login(client, email(role)).status_code == 302
-    return client
-
-
-def query(app, statement):
-    from core.db import session
-
-    with app.app_context():
-        return session().execute(statement).all()
 
 
 def user_id(app, role):

@@ -10,8 +10,8 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from core.testing.pytest_plugin import DEMO_TODAY, login
-from core.testing.support import email, seeded_app
+from core.testing.pytest_plugin import DEMO_TODAY
+from core.testing.support import client_as, email, seeded_app
 
 SUCCESS = "Guichet unique ouvert à Villeurbanne : délais divisés par deux 5e2d"
 
@@ -21,12 +21,6 @@ def app(database_factory):
     application = seeded_app(database_factory)
     yield application
     application.extensions["pilote"].db.dispose()
-
-
-def client_as(app, role):
-    client = app.test_client()
-    assert login(client, email(role)).status_code == 302
-    return client
 
 
 def figure(html: str, name: str) -> str:

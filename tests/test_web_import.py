@@ -9,8 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from core.testing.pytest_plugin import login
-from core.testing.support import email, seeded_app
+from core.testing.support import client_as, email, seeded_app
 
 HEADER = "identifiant_indic;zone_id;zone_nom;date_valeur;type_valeur;valeur\n"
 
@@ -20,12 +19,6 @@ def app(database_factory, tmp_path_factory):
     application = seeded_app(database_factory, PILOTE_UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")))
     yield application
     application.extensions["pilote"].db.dispose()
-
-
-def client_as(app, role):
-    client = app.test_client()
-    assert login(client, email(role)).status_code == 302
-    return client
 
 
 def upload(client, text, name="valeurs.csv", fmt="pilote"):

@@ -111,3 +111,21 @@ def make_gaps(policy_code, department, months):
             session.delete(value)
     session.commit()
     return indicator
+
+
+def client_as(app, role: str | None = None):
+    """A test client of ``app``, signed in as the demo account of ``role`` (anonymous for None)."""
+    from core.testing.pytest_plugin import login
+
+    client = app.test_client()
+    if role:
+        assert login(client, email(role)).status_code == 302
+    return client
+
+
+def query(app, statement) -> list:
+    """Rows of ``statement`` run in an application context of ``app``."""
+    from core.db import session
+
+    with app.app_context():
+        return session().execute(statement).all()
