@@ -212,6 +212,19 @@ class MailSection(StrictSchema):
                                      metadata={"doc": "How long to wait for the SMTP server."})
 
 
+class ReportsSection(StrictSchema):
+    """Housekeeping of the PDF reports on demand (docs/reports.md)."""
+
+    retention_days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=3650), metadata={
+        "doc": "Days a produced PDF is kept after it was made; then the file is deleted and its "
+               "request says « expiré » with a button to produce it again."})
+    running_timeout_minutes = fields.Integer(load_default=15, validate=validate.Range(min=1, max=1440), metadata={
+        "doc": "A report still in production after this many minutes is taken as interrupted "
+               "(its worker died) and marked failed; its requester can start it again."})
+    queued_timeout_minutes = fields.Integer(load_default=60, validate=validate.Range(min=1, max=10080), metadata={
+        "doc": "A queued report that no worker started within this many minutes is marked failed."})
+
+
 class InstanceSchema(StrictSchema):
     instance = fields.Nested(InstanceSection, required=True)
     theme = fields.Nested(ThemeSection, load_default=lambda: ThemeSection().load({}))
@@ -229,6 +242,9 @@ class InstanceSchema(StrictSchema):
     auth = fields.Nested(AuthSection, load_default=lambda: AuthSection().load({}))
     mail = fields.Nested(MailSection, load_default=lambda: MailSection().load({}),
                          metadata={"doc": "Outgoing e-mail (password resets, notifications, access requests)."})
+    reports = fields.Nested(ReportsSection, load_default=lambda: ReportsSection().load({}),
+                            metadata={"doc": "How long report PDFs are kept, and when a report in "
+                                             "production is taken as interrupted."})
 
     @validates_schema(skip_on_field_errors=False)
     def _known_terms(self, data, **_):

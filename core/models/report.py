@@ -44,7 +44,13 @@ class ReportRequest(Model):
     file_name: Mapped[str | None] = mapped_column(String(200))
     job_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str] = mapped_column(Text, default="")
+    # why a failed request failed: "error" (the production raised), "interrupted" (its worker
+    # died or it never ended: see core.reports.housekeeping); None before migration 0013
+    failure: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # when retention deleted the PDF of a done request (the row stays, the page offers a retry)
+    expired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     user = relationship("User")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from core.plugins import hookimpl
 from core.specs import JobSpec
 
@@ -20,9 +22,35 @@ def _generate(request_id: int) -> str:
     return generate_request(request_id)
 
 
+def _moment(now: str | None) -> dt.datetime | None:
+    """An ISO date-time argument of a job (UTC when it has no offset)."""
+    if not now:
+        return None
+    moment = dt.datetime.fromisoformat(now)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _check_interrupted(now: str | None = None) -> list[str]:
+    from core.reports.housekeeping import fail_interrupted
+
+    return fail_interrupted(_moment(now))
+
+
+def _purge_files(now: str | None = None) -> dict[str, int]:
+    from core.reports.housekeeping import purge_files
+
+    return purge_files(_moment(now))
+
+
 @hookimpl(trylast=True, specname="register_jobs")
 def report_jobs():
-    return [JobSpec("reports.generate", _generate, "Produit le PDF d'un rapport demandé")]
+    return [JobSpec("reports.generate", _generate, "Produit le PDF d'un rapport demandé"),
+            JobSpec("reports.check_interrupted", _check_interrupted,
+                    "Marque en échec les rapports dont la production s'est interrompue",
+                    owner="core", every=dt.timedelta(minutes=5)),
+            JobSpec("reports.purge_files", _purge_files,
+                    "Supprime les PDF de rapports expirés et les fichiers orphelins",
+                    owner="core", every=dt.timedelta(hours=1))]
 
 
 @hookimpl(trylast=True, specname="menu_items")

@@ -50,11 +50,13 @@ def _setting(key: str) -> Any:
     return current_app.config.get(key) or os.environ.get(key)
 
 
-def reports_dir() -> Path:
-    """Where generated PDFs are kept: ``PILOTE_REPORTS_DIR``, else ``<var>/reports``."""
+def reports_dir(create: bool = True) -> Path:
+    """Where generated PDFs are kept: ``PILOTE_REPORTS_DIR``, else ``<var>/reports``
+    (created unless ``create`` is False)."""
     configured = _setting("PILOTE_REPORTS_DIR")
     folder = Path(configured) if configured else current_app.extensions["pilote"].config.var_dir / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
@@ -69,15 +71,18 @@ def queue_threshold() -> int:
     return int(_setting("PILOTE_REPORTS_QUEUE_ABOVE") or DEFAULT_QUEUE_ABOVE)
 
 
-def create_request(user: User, selection: Selection, title: str, chapters: int) -> ReportRequest:
+def create_request(user: User, selection: Selection, title: str, chapters: int,
+                   locale: str | None = None) -> ReportRequest:
     """Store a new request of ``user`` (committed) and start it: queued on Redis when the
-    report has more than :func:`queue_threshold` chapters and a queue exists, else inline."""
+    report has more than :func:`queue_threshold` chapters and a queue exists, else inline.
+    ``locale``: the PDF's language (default: the current request's)."""
     from core.jobs import enqueue, get_queue
 
     session = db_session()
     request = ReportRequest(code=secrets.token_urlsafe(16), user_id=user.id, title=title[:300],
                             kind="brief" if selection.brief else "report",
-                            selection={**selection.to_json(), "locale": _locale()},
+                            selection={**selection.to_json(),
+                                       "locale": _locale() if locale is None else locale},
                             status=ReportStatus.QUEUED,
                             sections=chapters, error="")
     session.add(request)
@@ -99,31 +104,40 @@ def _locale() -> str:
     return str(get_locale()) if has_request_context() else ""
 
 
-def _update(request_id: int, **fields: Any) -> None:
+def _update(request_id: int, expect: ReportStatus | None = None, **fields: Any) -> bool:
     """Write the request's state in its own short transaction (audited), so that the long
-    read of the report never holds a write lock."""
+    read of the report never holds a write lock. With ``expect``, only while the request is
+    in that status (the row is locked first): False when it was not, nothing written."""
     factory = current_app.extensions["pilote"].db.session_factory
     with factory() as session:
-        request = session.get(ReportRequest, request_id)
+        request = session.scalar(select(ReportRequest).where(ReportRequest.id == request_id)
+                                 .with_for_update())
+        if request is None or (expect is not None and request.status is not expect):
+            return False
         for name, value in fields.items():
             setattr(request, name, value)
         session.commit()
+    return True
 
 
 def generate_request(request_id: int) -> str:
     """The job: build the request's PDF as its requester may read it and store it.
-    Returns the final status."""
+    Returns the final status. Only a queued request starts: a job left in the queue for a
+    request since marked interrupted (see core.reports.housekeeping) does nothing."""
     session = db_session()
     request = session.get(ReportRequest, request_id)
     if request is None:
         return "missing"
     user = session.scalar(select(User).where(User.id == request.user_id))
-    _update(request_id, status=ReportStatus.RUNNING, progress=5)
+    if not _update(request_id, expect=ReportStatus.QUEUED, status=ReportStatus.RUNNING, progress=5,
+                   started_at=utcnow()):
+        return "skipped"
     try:
         # templates and translations need a request: one in the requester's language
         with current_app.test_request_context(query_string={"lang": request.selection.get("locale", "")}):
             pdf = make_pdf(Selection.from_json(request.selection), user,
-                           progress=lambda value: _update(request_id, progress=value))
+                           progress=lambda value: _update(request_id, expect=ReportStatus.RUNNING,
+                                                            progress=value))
         name = f"{request.code}.pdf"
         target = reports_dir() / name
         partial = target.with_suffix(".part")
@@ -131,8 +145,12 @@ def generate_request(request_id: int) -> str:
         partial.replace(target)
     except Exception as exc:  # noqa: BLE001 - the requester sees that it failed, logs say why
         current_app.logger.error("report %s failed:\n%s", request.code, traceback.format_exc())
-        _update(request_id, status=ReportStatus.FAILED, error=str(exc)[:500], finished_at=utcnow())
+        _update(request_id, expect=ReportStatus.RUNNING, status=ReportStatus.FAILED, failure="error",
+                error=str(exc)[:500], finished_at=utcnow())
         return ReportStatus.FAILED.value
-    _update(request_id, status=ReportStatus.DONE, progress=100, pages=pdf.pages,
-            size_bytes=len(pdf.data), file_name=name, finished_at=utcnow())
+    if not _update(request_id, expect=ReportStatus.RUNNING, status=ReportStatus.DONE, progress=100,
+                   pages=pdf.pages, size_bytes=len(pdf.data), file_name=name, finished_at=utcnow()):
+        # marked interrupted while it ran (too slow, or taken for dead): the page says failed
+        target.unlink(missing_ok=True)
+        return "abandoned"
     return ReportStatus.DONE.value

@@ -17,9 +17,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from core.db import session as db_session
-from core.models import Policy, PolicyStatus, ReportRequest, ReportStatus, Territory
+from core.models import Policy, PolicyStatus, ReportRequest, ReportStatus, Territory, User
 from core.permissions import can, scope
 from core.reports.model import Selection, SelectionError, build_report
+from core.reports.housekeeping import fail_interrupted
 from core.reports.service import create_request, file_of, make_pdf
 from core.views.pages import territory_choices
 
@@ -79,7 +80,19 @@ def _mine(code: str) -> ReportRequest:
         abort(404)
     if found.user_id != current_user.id and not can("instance.admin"):
         abort(404)  # someone else's: not even its existence is shown
+    if found.status in (ReportStatus.QUEUED, ReportStatus.RUNNING):
+        fail_interrupted(user_id=found.user_id, channel="page")  # its worker may have died
     return found
+
+
+def _available(item: ReportRequest) -> bool:
+    """Done and its PDF still on disk."""
+    return item.status is ReportStatus.DONE and item.expired_at is None and file_of(item) is not None
+
+
+def _retryable(item: ReportRequest) -> bool:
+    """Failed, or done but its PDF is gone (expired by retention, or removed)."""
+    return item.status is ReportStatus.FAILED or (item.status is ReportStatus.DONE and not _available(item))
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -103,28 +116,37 @@ def index():
             chapters = 1 if report.brief else len(report.chapters)
             made = create_request(current_user._get_current_object(), selection, report.title, chapters)
             return redirect(url_for("reports.status", code=made.code))
+    fail_interrupted(user_id=current_user.id, channel="page")  # productions whose worker died
     mine = db_session().scalars(select(ReportRequest).where(ReportRequest.user_id == current_user.id)
                                 .order_by(ReportRequest.id.desc()).limit(20)).all()
-    return render_template("reports/index.html", form=form, requests=mine), (400 if form.errors else 200)
+    return render_template("reports/index.html", form=form, requests=mine, available=_available,
+                           retryable=_retryable), (400 if form.errors else 200)
 
 
 @bp.route("/demandes/<code>")
 @signed_in
 def status(code: str):
-    return render_template("reports/status.html", item=_mine(code))
+    item = _mine(code)
+    return render_template("reports/status.html", item=item, available=_available(item),
+                           retryable=_retryable(item), message=_status_message(item))
 
 
 @bp.route("/demandes/<code>/etat")
 @signed_in
 def state(code: str):
     item = _mine(code)
-    done = item.status is ReportStatus.DONE and file_of(item) is not None
+    done = _available(item)
     return jsonify(status=item.status.value, progress=item.progress,
-                   message=_status_message(item),
+                   message=_status_message(item), expired=item.status is ReportStatus.DONE and not done,
                    download=url_for("reports.download", code=item.code) if done else None)
 
 
 def _status_message(item: ReportRequest) -> str:
+    if item.status is ReportStatus.FAILED and item.failure == "interrupted":
+        return _("La production du document s'est interrompue avant la fin (le traitement a été "
+                 "arrêté ou a dépassé le délai prévu). Vous pouvez la relancer.")
+    if item.status is ReportStatus.DONE and not _available(item):
+        return _("Ce document a expiré : il n'est plus conservé. Vous pouvez le produire à nouveau.")
     return {
         ReportStatus.QUEUED: _("En attente de traitement…"),
         ReportStatus.RUNNING: _("Production en cours : %(progress)s %%", progress=item.progress),
@@ -133,12 +155,28 @@ def _status_message(item: ReportRequest) -> str:
     }[item.status]
 
 
+@bp.route("/demandes/<code>/relancer", methods=["POST"])
+@signed_in
+def retry(code: str):
+    """Produce a failed or expired request again, as a new request of the same requester
+    (an administrator may retry anyone's: the PDF still holds what its requester may read)."""
+    item = _mine(code)
+    if not _retryable(item):
+        abort(409)  # still in production, or ready: nothing to retry
+    requester = db_session().get(User, item.user_id)
+    if requester is None or not requester.is_active:
+        abort(409)
+    made = create_request(requester, Selection.from_json(item.selection), item.title, item.sections,
+                          locale=item.selection.get("locale", ""))
+    return redirect(url_for("reports.status", code=made.code))
+
+
 @bp.route("/demandes/<code>.pdf")
 @signed_in
 def download(code: str):
     item = _mine(code)
     path = file_of(item)
-    if item.status is not ReportStatus.DONE or path is None:
+    if not _available(item) or path is None:
         abort(404)
     return send_file(path, mimetype="application/pdf", as_attachment=True,
                      download_name=f"{'fiche' if item.kind == 'brief' else 'rapport'}-{item.code[:8]}.pdf")

@@ -18,6 +18,10 @@
         bar.textContent = state.progress + " %";
         if (message.textContent !== state.message) { message.textContent = state.message; }
         box.setAttribute("data-status", state.status);
+        if (state.status === "failed" || state.expired) {
+          var retry = document.getElementById("report-retry");
+          if (retry) { retry.hidden = false; }
+        }
         if (state.download) {
           download.querySelector("a").href = state.download;
           download.hidden = false;
